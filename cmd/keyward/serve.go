@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/redact"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/server"
+)
+
+// configPath picks the configuration file: the flag, $KEYWARD_CONFIG, or
+// keyward.yaml in the working directory.
+func configPath(flag string, getenv func(string) string) string {
+	if flag != "" {
+		return flag
+	}
+	if p := getenv("KEYWARD_CONFIG"); p != "" {
+		return p
+	}
+	return "keyward.yaml"
+}
+
+// newLogger builds the process logger: JSON or text on stderr, always
+// through the redacting handler.
+func newLogger(cfg config.Config, w io.Writer, scrub *redact.Scrubber) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.Log.Format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(redact.NewHandler(h, scrub))
+}
+
+// newTransport is the HTTP client side towards real providers.
+func newTransport(t config.Timeouts) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   t.Connect,
+		ResponseHeaderTimeout: t.ResponseHeader,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+type serveFlags struct {
+	config         string
+	listen         string
+	insecureNoAuth bool
+}
+
+func serveCmd(e env) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long: `Run the gateway: callers authenticate with a client key and send OpenAI- or
+Anthropic-shaped requests; keyward forwards them with the provider key, which
+never leaves the process. SIGHUP (or a changed file: secret) reloads the
+configuration; SIGINT/SIGTERM drain in-flight requests and stop.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), e, f, nil)
+		},
+	}
+	cmd.Flags().StringVarP(&f.config, "config", "c", "", "configuration file (default $KEYWARD_CONFIG or keyward.yaml)")
+	cmd.Flags().StringVar(&f.listen, "listen", "", "listen address, overriding the configuration (host:port)")
+	cmd.Flags().BoolVar(&f.insecureNoAuth, "insecure-no-auth", false, "serve without client keys when none are configured (loopback addresses only)")
+	return cmd
+}
+
+// serve runs the gateway until ctx ends. ready, when not nil, receives the
+// listening address (tests use it).
+func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error {
+	path := configPath(f.config, e.getenv)
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		return usageError{err}
+	}
+	if f.listen != "" {
+		cfg.Listen = f.listen
+		if err := cfg.Validate(); err != nil {
+			return usageError{err}
+		}
+	}
+	if len(cfg.Clients.Keys) == 0 {
+		if !f.insecureNoAuth {
+			return usageError{errors.New("refusing to start: no client authentication is configured; add clients.keys (env:NAME or file:PATH), or pass --insecure-no-auth to serve on a loopback address without it")}
+		}
+		if !gateway.IsLoopback(cfg.Listen) {
+			return usageError{fmt.Errorf("refusing to start: --insecure-no-auth is allowed only on a loopback address, not %s", cfg.Listen)}
+		}
+	}
+
+	scrub := redact.NewScrubber()
+	log := newLogger(cfg, e.stderr, scrub)
+	gw, err := gateway.New(cfg, gateway.Options{
+		ConfigPath:        path,
+		Getenv:            e.getenv,
+		Transport:         newTransport(cfg.Timeouts),
+		Logger:            log,
+		Scrubber:          scrub,
+		RequireClientAuth: !f.insecureNoAuth,
+	})
+	if err != nil {
+		return usageError{err}
+	}
+	draining := new(atomic.Bool)
+	handler := server.New(server.Deps{
+		Gateway:        gw,
+		Forwarder:      proxy.New(proxy.Options{Logger: log}),
+		Logger:         log,
+		InsecureNoAuth: f.insecureNoAuth,
+		Draining:       draining,
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	t := cfg.Timeouts
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: t.ReadHeader,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    cfg.Limits.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	addr := ln.Addr().String()
+	banner(e.stdout, gw.Current(), path, addr)
+	log.Info("keyward listening", "addr", addr, "config", path, "version", versionString())
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go gw.WatchFiles(stop, cfg.Reload.PollInterval)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				_ = gw.Reload("SIGHUP")
+			case <-stop:
+				return
+			}
+		}
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready <- addr
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	draining.Store(true)
+	log.Info("shutting down; draining in-flight requests", "timeout", t.Shutdown)
+	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timed out; closing remaining connections", "err", err)
+		_ = srv.Close()
+	}
+	return nil
+}
+
+// banner tells a person how to call the gateway, without printing a key.
+func banner(w io.Writer, s *gateway.Snapshot, cfgPath, addr string) {
+	fmt.Fprintf(w, "keyward is listening on http://%s\n", addr)
+	fmt.Fprintf(w, "models: %v\n", s.ModelNames)
+	auth := ""
+	if len(s.Config.Clients.Keys) > 0 {
+		ref, err := secret.ParseRef(s.Config.Clients.Keys[0])
+		if err == nil && ref.IsFile() {
+			auth = fmt.Sprintf(`-H "Authorization: Bearer $(cat %s)" `, ref.Path(filepath.Dir(cfgPath)))
+		} else if err == nil {
+			auth = fmt.Sprintf(`-H "Authorization: Bearer $%s" `, ref.String()[len("env:"):])
+		}
+	}
+	route, body := "/v1/chat/completions", `{"model":"%s","messages":[{"role":"user","content":"Hello"}]}`
+	if len(s.ModelNames) > 0 {
+		supportsChat := false
+		for _, t := range s.Models[s.ModelNames[0]] {
+			supportsChat = supportsChat || t.Provider.Supports(provider.Chat)
+		}
+		if !supportsChat {
+			route, body = "/v1/messages", `{"model":"%s","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}`
+		}
+		body = fmt.Sprintf(body, s.ModelNames[0])
+	}
+	fmt.Fprintf(w, "try:\n  curl http://%s%s %s-H \"Content-Type: application/json\" -d '%s'\n", addr, route, auth, body)
+}

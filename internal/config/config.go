@@ -1,0 +1,254 @@
+// Package config defines keyward's configuration: one typed struct with
+// defaults, strict YAML loading that rejects unknown keys and literal
+// secrets, and validation that reports every problem at once with its
+// YAML path.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Provider kinds.
+const (
+	KindOpenAI           = "openai"
+	KindOpenAICompatible = "openai-compatible"
+	KindAzureOpenAI      = "azure-openai"
+	KindAnthropic        = "anthropic"
+	KindMock             = "mock"
+)
+
+// Kinds lists the provider kinds in the order the docs give them.
+var Kinds = []string{KindOpenAI, KindOpenAICompatible, KindAzureOpenAI, KindAnthropic, KindMock}
+
+// Key strategies choose among a provider's keys.
+const (
+	StrategyRoundRobin = "round_robin"
+	StrategyWeighted   = "weighted"
+)
+
+// What to do with an output-token field above the cap.
+const (
+	OutputClamp  = "clamp"
+	OutputReject = "reject"
+)
+
+// Config is the whole configuration of `keyward serve`.
+type Config struct {
+	Listen    string     `yaml:"listen"`
+	Providers []Provider `yaml:"providers"`
+	Models    []Model    `yaml:"models"`
+	Clients   Clients    `yaml:"clients"`
+	Limits    Limits     `yaml:"limits"`
+	Timeouts  Timeouts   `yaml:"timeouts"`
+	Retry     Retry      `yaml:"retry"`
+	Log       Log        `yaml:"log"`
+	Reload    Reload     `yaml:"reload"`
+}
+
+// Provider is one upstream account: a kind, where it lives, and its keys.
+type Provider struct {
+	Name    string `yaml:"name"`
+	Kind    string `yaml:"kind"`
+	BaseURL string `yaml:"base_url"`
+	// Keys are references (env:NAME, file:PATH), never literal keys.
+	Keys        []KeyRef `yaml:"keys"`
+	KeyStrategy string   `yaml:"key_strategy"`
+	// APIVersion is Azure's api-version query value; "v1" selects Azure's
+	// /openai/v1 API where the model goes in the body.
+	APIVersion string `yaml:"api_version"`
+	// AnthropicVersion is sent as the anthropic-version header.
+	AnthropicVersion string `yaml:"anthropic_version"`
+	// AnthropicBetas is the allowlist of anthropic-beta values a client may
+	// ask for; others are dropped.
+	AnthropicBetas []string `yaml:"anthropic_betas"`
+	// AllowInsecureHTTP permits an http:// base URL on a non-loopback host.
+	AllowInsecureHTTP bool  `yaml:"allow_insecure_http"`
+	Mock              *Mock `yaml:"mock"`
+}
+
+// KeyRef is one provider key reference, written either as a plain string
+// ("env:OPENAI_API_KEY") or as {ref: env:OPENAI_API_KEY, weight: 3}.
+type KeyRef struct {
+	Ref    string `yaml:"ref"`
+	Weight int    `yaml:"weight"`
+}
+
+// UnmarshalYAML accepts the short and the long form.
+func (k *KeyRef) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err == nil {
+		*k = KeyRef{Ref: s}
+		return nil
+	}
+	type plain KeyRef
+	var p plain
+	if err := unmarshal(&p); err != nil {
+		return fmt.Errorf("a key is a reference string or {ref, weight}: %w", err)
+	}
+	*k = KeyRef(p)
+	return nil
+}
+
+// Mock configures the built-in mock provider: deterministic text, streaming
+// shape, usage numbers and injectable errors, for demos and users' CI.
+type Mock struct {
+	// Text is the reply; by default a fixed sentence that names the model.
+	Text string `yaml:"text"`
+	// Chunks is how many content events a stream carries (default 5).
+	Chunks int `yaml:"chunks"`
+	// ChunkDelay is the pause between stream events.
+	ChunkDelay time.Duration `yaml:"chunk_delay"`
+	// PromptTokens and CompletionTokens override the reported usage
+	// (by default estimated from the text, 4 characters a token).
+	PromptTokens     int `yaml:"prompt_tokens"`
+	CompletionTokens int `yaml:"completion_tokens"`
+	// FailStatus with FailEvery makes every n-th request fail with that
+	// status (FailEvery 1: every request).
+	FailStatus int `yaml:"fail_status"`
+	FailEvery  int `yaml:"fail_every"`
+	// FailAfterChunks breaks streams after that many events with an error
+	// event (0: never).
+	FailAfterChunks int `yaml:"fail_after_chunks"`
+	// Latency delays the response headers.
+	Latency time.Duration `yaml:"latency"`
+}
+
+// Model is a name clients send as "model", resolved to targets tried in
+// order on 429/5xx/connect errors.
+type Model struct {
+	Name    string   `yaml:"name"`
+	Targets []Target `yaml:"targets"`
+}
+
+// Target is one provider and the model name sent to it (for Azure, the
+// deployment name).
+type Target struct {
+	Provider string `yaml:"provider"`
+	Model    string `yaml:"model"`
+}
+
+// Clients are the credentials callers present to keyward.
+type Clients struct {
+	// Keys are references to bearer keys accepted from callers.
+	Keys []string `yaml:"keys"`
+}
+
+// Limits bound every request.
+type Limits struct {
+	MaxBodyBytes    int64 `yaml:"max_body_bytes"`
+	MaxPromptChars  int   `yaml:"max_prompt_chars"`
+	MaxOutputTokens int   `yaml:"max_output_tokens"`
+	// OutputTokens says what happens to max_tokens & co. above the cap:
+	// "clamp" (default) lowers them, "reject" answers 400.
+	OutputTokens string `yaml:"output_tokens"`
+	// MaxJSONDepth bounds nesting in request bodies.
+	MaxJSONDepth int `yaml:"max_json_depth"`
+	// MaxHeaderBytes bounds request headers.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+}
+
+// Timeouts for clients and upstreams.
+type Timeouts struct {
+	// ReadHeader bounds how long a client may take to send its headers.
+	ReadHeader time.Duration `yaml:"read_header"`
+	// ReadBody bounds how long a client may take to send its body.
+	ReadBody time.Duration `yaml:"read_body"`
+	// Write bounds each write to a client (a client that stops reading).
+	Write time.Duration `yaml:"write"`
+	// Idle closes keep-alive connections with no request.
+	Idle time.Duration `yaml:"idle"`
+	// Connect bounds dialing and TLS with an upstream.
+	Connect time.Duration `yaml:"connect"`
+	// ResponseHeader bounds the wait for an upstream's response headers
+	// (0: only Request applies; non-streaming completions can take minutes).
+	ResponseHeader time.Duration `yaml:"response_header"`
+	// StreamIdle ends a stream whose upstream sends nothing for this long.
+	StreamIdle time.Duration `yaml:"stream_idle"`
+	// Request bounds a whole request, streams included.
+	Request time.Duration `yaml:"request"`
+	// Shutdown is how long in-flight requests get to finish on exit.
+	Shutdown time.Duration `yaml:"shutdown"`
+}
+
+// Retry bounds fallback across keys and targets.
+type Retry struct {
+	// MaxAttempts counts upstream attempts per request (default 3).
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxRetryAfter caps how long keyward waits on an upstream Retry-After
+	// before trying the same key again; longer waits are not retried.
+	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
+	// AuthCooldown is how long a key answered with 401/403 is left out.
+	AuthCooldown time.Duration `yaml:"auth_cooldown"`
+	// RateLimitCooldown is how long a key answered with 429 (and no
+	// Retry-After) is left out.
+	RateLimitCooldown time.Duration `yaml:"rate_limit_cooldown"`
+}
+
+// Log configures logging (always through the redacting handler).
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | text
+}
+
+// Reload configures hot reload.
+type Reload struct {
+	// PollInterval is how often file: secrets are checked for changes
+	// (0 disables; SIGHUP always reloads).
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Default returns the configuration every file is layered on.
+func Default() Config {
+	return Config{
+		Listen: "127.0.0.1:8080",
+		Limits: Limits{
+			MaxBodyBytes:    1 << 20,
+			MaxPromptChars:  200_000,
+			MaxOutputTokens: 4096,
+			OutputTokens:    OutputClamp,
+			MaxJSONDepth:    64,
+			MaxHeaderBytes:  64 << 10,
+		},
+		Timeouts: Timeouts{
+			ReadHeader: 10 * time.Second,
+			ReadBody:   30 * time.Second,
+			Write:      60 * time.Second,
+			Idle:       120 * time.Second,
+			Connect:    10 * time.Second,
+			StreamIdle: 120 * time.Second,
+			Request:    10 * time.Minute,
+			Shutdown:   30 * time.Second,
+		},
+		Retry: Retry{
+			MaxAttempts:       3,
+			MaxRetryAfter:     10 * time.Second,
+			AuthCooldown:      5 * time.Minute,
+			RateLimitCooldown: time.Second,
+		},
+		Log:    Log{Level: "info", Format: "json"},
+		Reload: Reload{PollInterval: 2 * time.Second},
+	}
+}
+
+// Provider returns the provider with the given name.
+func (c *Config) Provider(name string) (*Provider, bool) {
+	for i := range c.Providers {
+		if c.Providers[i].Name == name {
+			return &c.Providers[i], true
+		}
+	}
+	return nil, false
+}
+
+// DefaultBaseURL is the base URL a kind uses when none is configured ("" when
+// the kind needs one).
+func DefaultBaseURL(kind string) string {
+	switch kind {
+	case KindOpenAI:
+		return "https://api.openai.com/v1"
+	case KindAnthropic:
+		return "https://api.anthropic.com/v1"
+	}
+	return ""
+}

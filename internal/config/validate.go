@@ -1,0 +1,262 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
+
+// betaRE is the shape of an anthropic-beta value ("name-2025-05-14"), or "*".
+var betaRE = regexp.MustCompile(`^(?:\*|[a-z0-9][a-z0-9-]{0,80}-\d{4}-\d{2}-\d{2})$`)
+
+// Validate checks a configuration and returns every problem in one *Error.
+func (c Config) Validate() error {
+	if probs := c.validate(); len(probs) > 0 {
+		return &Error{Problems: probs}
+	}
+	return nil
+}
+
+type problems []Problem
+
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c Config) validate() []Problem {
+	var p problems
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		p.add("listen", "must be host:port (for example 127.0.0.1:8080)")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.add("listen", "port must be a number from 0 to 65535")
+	}
+
+	if len(c.Providers) == 0 {
+		p.add("providers", "at least one provider is required")
+	}
+	seen := map[string]bool{}
+	for i, pr := range c.Providers {
+		path := fmt.Sprintf("providers[%d]", i)
+		pr.validate(path, &p)
+		if pr.Name != "" {
+			if seen[pr.Name] {
+				p.add(path+".name", "duplicate provider name %q", pr.Name)
+			}
+			seen[pr.Name] = true
+		}
+	}
+
+	if len(c.Models) == 0 {
+		p.add("models", "at least one model is required")
+	}
+	seenModel := map[string]bool{}
+	for i, m := range c.Models {
+		path := fmt.Sprintf("models[%d]", i)
+		switch {
+		case m.Name == "":
+			p.add(path+".name", "is required")
+		case !nameRE.MatchString(m.Name):
+			p.add(path+".name", "must be 1-128 characters of letters, digits and . _ : / -")
+		case seenModel[m.Name]:
+			p.add(path+".name", "duplicate model name %q", m.Name)
+		}
+		seenModel[m.Name] = true
+		if len(m.Targets) == 0 {
+			p.add(path+".targets", "at least one target is required")
+		}
+		for j, t := range m.Targets {
+			tp := fmt.Sprintf("%s.targets[%d]", path, j)
+			if t.Provider == "" {
+				p.add(tp+".provider", "is required")
+			} else if _, ok := c.Provider(t.Provider); !ok {
+				p.add(tp+".provider", "no provider is named %q", t.Provider)
+			}
+			if t.Model == "" {
+				p.add(tp+".model", "is required")
+			} else if !nameRE.MatchString(t.Model) {
+				p.add(tp+".model", "must be 1-128 characters of letters, digits and . _ : / -")
+			}
+		}
+	}
+
+	for i, ref := range c.Clients.Keys {
+		if _, err := secret.ParseRef(ref); err != nil {
+			p.add(fmt.Sprintf("clients.keys[%d]", i), "%v", err)
+		}
+	}
+
+	l := c.Limits
+	positive := func(path string, v int64) {
+		if v <= 0 {
+			p.add(path, "must be greater than 0")
+		}
+	}
+	positive("limits.max_body_bytes", l.MaxBodyBytes)
+	positive("limits.max_prompt_chars", int64(l.MaxPromptChars))
+	positive("limits.max_output_tokens", int64(l.MaxOutputTokens))
+	positive("limits.max_json_depth", int64(l.MaxJSONDepth))
+	if l.MaxHeaderBytes < 4096 {
+		p.add("limits.max_header_bytes", "must be at least 4096")
+	}
+	if l.OutputTokens != OutputClamp && l.OutputTokens != OutputReject {
+		p.add("limits.output_tokens", "must be %q or %q", OutputClamp, OutputReject)
+	}
+
+	t := c.Timeouts
+	for _, d := range []struct {
+		path string
+		v    time.Duration
+		zero bool // 0 allowed (off)
+	}{
+		{"timeouts.read_header", t.ReadHeader, false},
+		{"timeouts.read_body", t.ReadBody, false},
+		{"timeouts.write", t.Write, false},
+		{"timeouts.idle", t.Idle, false},
+		{"timeouts.connect", t.Connect, false},
+		{"timeouts.response_header", t.ResponseHeader, true},
+		{"timeouts.stream_idle", t.StreamIdle, false},
+		{"timeouts.request", t.Request, false},
+		{"timeouts.shutdown", t.Shutdown, true},
+	} {
+		if d.v < 0 || d.v == 0 && !d.zero {
+			p.add(d.path, "must be a positive duration such as 30s")
+		}
+	}
+
+	r := c.Retry
+	if r.MaxAttempts < 1 || r.MaxAttempts > 10 {
+		p.add("retry.max_attempts", "must be from 1 to 10")
+	}
+	if r.MaxRetryAfter < 0 {
+		p.add("retry.max_retry_after", "must not be negative")
+	}
+	if r.AuthCooldown < 0 {
+		p.add("retry.auth_cooldown", "must not be negative")
+	}
+	if r.RateLimitCooldown < 0 {
+		p.add("retry.rate_limit_cooldown", "must not be negative")
+	}
+
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		p.add("log.level", "must be debug, info, warn or error")
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		p.add("log.format", "must be json or text")
+	}
+	if c.Reload.PollInterval < 0 {
+		p.add("reload.poll_interval", "must not be negative (0 turns polling off)")
+	}
+	return p
+}
+
+func (pr Provider) validate(path string, p *problems) {
+	if pr.Name == "" {
+		p.add(path+".name", "is required")
+	} else if !nameRE.MatchString(pr.Name) {
+		p.add(path+".name", "must be 1-128 characters of letters, digits and . _ : / -")
+	}
+	if !slices.Contains(Kinds, pr.Kind) {
+		p.add(path+".kind", "must be one of %s", strings.Join(Kinds, ", "))
+		return
+	}
+	if pr.Kind == KindMock {
+		if pr.BaseURL != "" {
+			p.add(path+".base_url", "the mock provider has no base URL")
+		}
+	} else {
+		base := pr.BaseURL
+		if base == "" {
+			base = DefaultBaseURL(pr.Kind)
+		}
+		if base == "" {
+			p.add(path+".base_url", "is required for kind %s", pr.Kind)
+		} else if msg := checkBaseURL(base, pr.AllowInsecureHTTP); msg != "" {
+			p.add(path+".base_url", "%s", msg)
+		}
+		if len(pr.Keys) == 0 {
+			p.add(path+".keys", "at least one key reference is required (env:NAME or file:PATH)")
+		}
+	}
+	for i, k := range pr.Keys {
+		kp := fmt.Sprintf("%s.keys[%d]", path, i)
+		if _, err := secret.ParseRef(k.Ref); err != nil {
+			p.add(kp, "%v", err)
+		}
+		if k.Weight < 0 || k.Weight > 1000 {
+			p.add(kp+".weight", "must be from 0 to 1000")
+		}
+	}
+	switch pr.KeyStrategy {
+	case "", StrategyRoundRobin, StrategyWeighted:
+	default:
+		p.add(path+".key_strategy", "must be %s or %s", StrategyRoundRobin, StrategyWeighted)
+	}
+	if pr.APIVersion != "" && pr.Kind != KindAzureOpenAI {
+		p.add(path+".api_version", "applies to kind azure-openai only")
+	}
+	if pr.Kind != KindAnthropic && (pr.AnthropicVersion != "" || len(pr.AnthropicBetas) > 0) {
+		p.add(path, "anthropic_version and anthropic_betas apply to kind anthropic only")
+	}
+	for i, b := range pr.AnthropicBetas {
+		if !betaRE.MatchString(b) {
+			p.add(fmt.Sprintf("%s.anthropic_betas[%d]", path, i), "must look like name-YYYY-MM-DD, or be *")
+		}
+	}
+	if pr.Mock != nil {
+		if pr.Kind != KindMock {
+			p.add(path+".mock", "applies to kind mock only")
+		}
+		m := pr.Mock
+		if m.Chunks < 0 || m.Chunks > 10000 {
+			p.add(path+".mock.chunks", "must be from 0 to 10000")
+		}
+		if m.FailStatus != 0 && (m.FailStatus < 400 || m.FailStatus > 599) {
+			p.add(path+".mock.fail_status", "must be an HTTP error status (400-599)")
+		}
+		if m.FailEvery < 0 || m.FailAfterChunks < 0 || m.ChunkDelay < 0 || m.Latency < 0 || m.PromptTokens < 0 || m.CompletionTokens < 0 {
+			p.add(path+".mock", "numbers and durations must not be negative")
+		}
+	}
+}
+
+// checkBaseURL returns what is wrong with an upstream base URL, or "".
+func checkBaseURL(raw string, allowHTTP bool) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "must be an absolute URL such as https://api.example.com/v1"
+	}
+	if u.User != nil {
+		return "must not contain credentials; use keys: references"
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "must not contain a query or fragment"
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP && !IsLoopbackHost(u.Hostname()) {
+			return "must use https (http is allowed for loopback hosts, or with allow_insecure_http: true)"
+		}
+	default:
+		return "scheme must be https"
+	}
+	return ""
+}
+
+// IsLoopbackHost reports whether host names the local machine.
+func IsLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,333 @@
+// Package gateway holds the running configuration of `keyward serve` as an
+// immutable snapshot — configuration, loaded secrets, providers with their
+// key pools, resolved models — and swaps in a new one atomically on reload.
+// A request takes the snapshot once when it starts and finishes on it, so
+// in-flight requests and streams are never affected by a reload.
+package gateway
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/redact"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// minKeyLen is the shortest accepted key: anything shorter is a mistake
+// and could not be scrubbed from text reliably.
+const minKeyLen = 8
+
+// Target is one resolved model target.
+type Target struct {
+	Provider *provider.Provider
+	Model    string
+}
+
+// Snapshot is one immutable generation of the running configuration.
+type Snapshot struct {
+	Config     config.Config
+	Generation uint64
+	Providers  map[string]*provider.Provider
+	Models     map[string][]Target
+	// ModelNames are the configured names in configuration order.
+	ModelNames []string
+	ClientKeys []secret.Secret
+	// Scrub replaces every configured secret value (provider and client
+	// keys) wherever a response or log line might carry one.
+	Scrub *secret.Scrubber
+	// files are the file: secrets this snapshot read, with content hashes,
+	// for change detection.
+	files map[string][32]byte
+}
+
+// Limits returns the request limits of the snapshot.
+func (s *Snapshot) Limits() policy.Limits {
+	l := s.Config.Limits
+	return policy.Limits{
+		MaxPromptChars:  l.MaxPromptChars,
+		MaxOutputTokens: l.MaxOutputTokens,
+		RejectOverCap:   l.OutputTokens == config.OutputReject,
+		MaxJSONDepth:    l.MaxJSONDepth,
+	}
+}
+
+// Build loads every secret a configuration references and assembles a
+// snapshot. prev (may be nil) lends its keys' cooldown state to keys whose
+// value did not change. Every missing secret is reported, by reference.
+func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper, prev *Snapshot) (*Snapshot, error) {
+	s := &Snapshot{Config: cfg, Providers: map[string]*provider.Provider{}, Models: map[string][]Target{}, files: map[string][32]byte{}}
+	var probs []config.Problem
+	var all []secret.Secret
+	load := func(path string, ref secret.Ref) (secret.Secret, bool) {
+		v, err := loader.Load(ref)
+		if ref.IsFile() {
+			s.files[ref.Path(loader.BaseDir)] = fileHash(loader, ref)
+		}
+		if err != nil {
+			probs = append(probs, config.Problem{Path: path, Msg: err.Error()})
+			return secret.Secret{}, false
+		}
+		if len(v.Reveal()) < minKeyLen {
+			probs = append(probs, config.Problem{Path: path, Msg: fmt.Sprintf("%s: value is shorter than %d characters", ref, minKeyLen)})
+			return secret.Secret{}, false
+		}
+		all = append(all, v)
+		return v, true
+	}
+	for i, pc := range cfg.Providers {
+		var keys []*provider.Key
+		for j, kr := range pc.Keys {
+			path := fmt.Sprintf("providers[%d].keys[%d]", i, j)
+			ref, err := secret.ParseRef(kr.Ref)
+			if err != nil {
+				probs = append(probs, config.Problem{Path: path, Msg: err.Error()})
+				continue
+			}
+			v, ok := load(path, ref)
+			if !ok {
+				continue
+			}
+			k := provider.NewKey(pc.Name+"/"+ref.String(), v, kr.Weight)
+			if prev != nil {
+				if pp, ok := prev.Providers[pc.Name]; ok {
+					for _, old := range pp.Pool().Keys() {
+						k.Adopt(old)
+					}
+				}
+			}
+			keys = append(keys, k)
+		}
+		p, err := provider.New(pc, keys, transport)
+		if err != nil {
+			probs = append(probs, config.Problem{Path: fmt.Sprintf("providers[%d]", i), Msg: err.Error()})
+			continue
+		}
+		s.Providers[pc.Name] = p
+	}
+	for i, ref := range cfg.Clients.Keys {
+		r, err := secret.ParseRef(ref)
+		if err != nil {
+			probs = append(probs, config.Problem{Path: fmt.Sprintf("clients.keys[%d]", i), Msg: err.Error()})
+			continue
+		}
+		if v, ok := load(fmt.Sprintf("clients.keys[%d]", i), r); ok {
+			s.ClientKeys = append(s.ClientKeys, v)
+		}
+	}
+	for _, m := range cfg.Models {
+		s.ModelNames = append(s.ModelNames, m.Name)
+		for _, t := range m.Targets {
+			if p, ok := s.Providers[t.Provider]; ok {
+				s.Models[m.Name] = append(s.Models[m.Name], Target{Provider: p, Model: t.Model})
+			}
+		}
+	}
+	if len(probs) > 0 {
+		return nil, &config.Error{Problems: probs}
+	}
+	s.Scrub = secret.NewScrubber(all...)
+	return s, nil
+}
+
+func fileHash(l secret.Loader, ref secret.Ref) [32]byte {
+	path := ref.Path(l.BaseDir)
+	read := l.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	b, err := read(path)
+	if err != nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(b)
+}
+
+// Gateway owns the current snapshot and reloads it.
+type Gateway struct {
+	current   atomic.Pointer[Snapshot]
+	mu        sync.Mutex // serializes reloads
+	gen       uint64
+	path      string
+	loader    secret.Loader
+	transport http.RoundTripper
+	log       *slog.Logger
+	scrubber  *redact.Scrubber
+	needAuth  bool
+	// parse reads the configuration file; tests may replace it.
+	parse func(path string) (config.Config, error)
+}
+
+// Options configure a Gateway.
+type Options struct {
+	// ConfigPath is reread on every reload ("" keeps the first config).
+	ConfigPath string
+	Getenv     func(string) string
+	// Transport reaches real providers (the mock brings its own).
+	Transport http.RoundTripper
+	Logger    *slog.Logger
+	// Scrubber is the log scrubber whose exact values follow reloads.
+	Scrubber *redact.Scrubber
+	// RequireClientAuth refuses a configuration (first or reloaded) with
+	// no client keys.
+	RequireClientAuth bool
+}
+
+// New builds the first snapshot from cfg.
+func New(cfg config.Config, o Options) (*Gateway, error) {
+	g := &Gateway{
+		path:      o.ConfigPath,
+		loader:    secret.Loader{Getenv: o.Getenv},
+		transport: o.Transport,
+		log:       o.Logger,
+		scrubber:  o.Scrubber,
+		needAuth:  o.RequireClientAuth,
+		parse:     config.LoadFile,
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if o.ConfigPath != "" {
+		g.loader.BaseDir = filepath.Dir(o.ConfigPath)
+	}
+	s, err := g.build(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	g.install(s)
+	return g, nil
+}
+
+func (g *Gateway) build(cfg config.Config, prev *Snapshot) (*Snapshot, error) {
+	if g.needAuth && len(cfg.Clients.Keys) == 0 {
+		return nil, ErrNoAuth
+	}
+	return Build(cfg, g.loader, g.transport, prev)
+}
+
+// Current returns the snapshot requests should use now.
+func (g *Gateway) Current() *Snapshot { return g.current.Load() }
+
+func (g *Gateway) install(s *Snapshot) {
+	g.gen++
+	s.Generation = g.gen
+	if g.scrubber != nil {
+		var all []secret.Secret
+		all = append(all, s.ClientKeys...)
+		for _, p := range s.Providers {
+			for _, k := range p.Pool().Keys() {
+				all = append(all, k.Secret())
+			}
+		}
+		g.scrubber.SetSecrets(all...)
+	}
+	g.current.Store(s)
+}
+
+// Reload rereads the configuration file and every secret; on any problem
+// the current snapshot stays and the error says why.
+func (g *Gateway) Reload(reason string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old := g.Current()
+	cfg := old.Config
+	if g.path != "" {
+		c, err := g.parse(g.path)
+		if err != nil {
+			g.log.Error("reload failed; keeping the running configuration", "reason", reason, "err", err)
+			return err
+		}
+		cfg = c
+	}
+	s, err := g.build(cfg, old)
+	if err != nil {
+		g.log.Error("reload failed; keeping the running configuration", "reason", reason, "err", err)
+		return err
+	}
+	if cfg.Listen != old.Config.Listen {
+		g.log.Warn("listen address changed; it takes effect on restart", "running", old.Config.Listen, "configured", cfg.Listen)
+	}
+	g.install(s)
+	g.log.Info("configuration reloaded", "reason", reason, "generation", s.Generation,
+		"providers", len(s.Providers), "models", len(s.Models))
+	return nil
+}
+
+// fileState digests the current content of every file: secret the
+// running snapshot read, and reports whether any differs from what it loaded.
+func (g *Gateway) fileState() (digest [32]byte, changed bool) {
+	s := g.Current()
+	read := g.loader.ReadFile
+	if read == nil {
+		read = os.ReadFile
+	}
+	paths := make([]string, 0, len(s.files))
+	for p := range s.files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	h := sha256.New()
+	for _, p := range paths {
+		var now [32]byte
+		if b, err := read(p); err == nil {
+			now = sha256.Sum256(b)
+		}
+		if now != s.files[p] {
+			changed = true
+		}
+		h.Write([]byte(p))
+		h.Write(now[:])
+	}
+	copy(digest[:], h.Sum(nil))
+	return digest, changed
+}
+
+// WatchFiles polls file: secrets every interval until stop is closed and
+// reloads when one changes (a rotated key, a re-mounted Kubernetes secret).
+// A reload that failed is not retried until the files change again.
+func (g *Gateway) WatchFiles(stop <-chan struct{}, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var failed [32]byte
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		digest, changed := g.fileState()
+		if !changed || digest == failed {
+			continue
+		}
+		if err := g.Reload("secret file changed"); err != nil {
+			failed = digest
+		}
+	}
+}
+
+// IsLoopback reports whether a listen address binds only loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	return config.IsLoopbackHost(host)
+}
+
+// ErrNoAuth is returned when no client authentication is configured.
+var ErrNoAuth = errors.New("no client authentication configured (clients.keys is empty)")

@@ -1,0 +1,59 @@
+// Package provider knows each upstream API family: which routes a kind
+// serves, how its URLs are built, which headers carry its credential and
+// version, and how its keys are pooled and cooled down. It also holds the
+// built-in mock provider.
+package provider
+
+import "github.com/keyward/keyward/internal/apierr"
+
+// Route is one of the API operations keyward forwards.
+type Route int
+
+// The routes.
+const (
+	Chat Route = iota + 1
+	Responses
+	Embeddings
+	Messages
+	CountTokens
+)
+
+type routeInfo struct {
+	name   string
+	suffix string // appended to the provider's base URL
+	family apierr.Family
+	stream apierr.StreamKind
+	// tokenFields are the output-token fields the route accepts.
+	tokenFields []string
+	// promptFields hold the prompt text.
+	promptFields []string
+}
+
+var routes = map[Route]routeInfo{
+	Chat:        {"chat", "/chat/completions", apierr.OpenAI, apierr.ChatStream, []string{"max_tokens", "max_completion_tokens"}, []string{"messages", "tools", "functions", "prompt"}},
+	Responses:   {"responses", "/responses", apierr.OpenAI, apierr.ResponsesStream, []string{"max_output_tokens"}, []string{"input", "instructions", "tools"}},
+	Embeddings:  {"embeddings", "/embeddings", apierr.OpenAI, apierr.ChatStream, nil, []string{"input"}},
+	Messages:    {"messages", "/messages", apierr.Anthropic, apierr.MessagesStream, []string{"max_tokens"}, []string{"messages", "system", "tools"}},
+	CountTokens: {"count_tokens", "/messages/count_tokens", apierr.Anthropic, apierr.MessagesStream, nil, []string{"messages", "system", "tools"}},
+}
+
+// String names the route for logs and metrics.
+func (r Route) String() string { return routes[r].name }
+
+// Suffix is the path appended to a provider's base URL.
+func (r Route) Suffix() string { return routes[r].suffix }
+
+// Family is whose error shape the route speaks.
+func (r Route) Family() apierr.Family { return routes[r].family }
+
+// StreamKind is the event stream the route produces when streaming.
+func (r Route) StreamKind() apierr.StreamKind { return routes[r].stream }
+
+// TokenFields are the output-token fields of the route's request body.
+func (r Route) TokenFields() []string { return routes[r].tokenFields }
+
+// PromptFields are the request fields whose text counts as prompt.
+func (r Route) PromptFields() []string { return routes[r].promptFields }
+
+// CanStream reports whether the route has a streaming form.
+func (r Route) CanStream() bool { return r == Chat || r == Responses || r == Messages }

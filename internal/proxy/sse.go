@@ -1,0 +1,217 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/stream"
+)
+
+// sseBody passes an upstream event stream on event by event: each event is
+// scrubbed of configured secrets, error events are replaced by keyward's
+// own, and a stream that breaks, idles or ends without its terminal event
+// gets a closing error event. It never returns an error to the reverse
+// proxy, so the client always sees a well-formed stream.
+type sseBody struct {
+	src   io.ReadCloser
+	rd    *stream.Reader
+	at    *attempt
+	log   *slog.Logger
+	out   []byte
+	done  bool
+	final bool // the route's terminal event was seen
+	idle  time.Duration
+	timer *time.Timer
+	once  sync.Once
+}
+
+func newSSEBody(src io.ReadCloser, at *attempt, log *slog.Logger, idle time.Duration) *sseBody {
+	b := &sseBody{src: src, rd: stream.NewReader(src, maxEventBytes), at: at, log: log, idle: idle}
+	if idle > 0 {
+		b.timer = time.AfterFunc(idle, func() {
+			at.idleFired.Store(true)
+			at.cancel()
+		})
+	}
+	return b
+}
+
+// peek reads the first event before anything is sent to the client. A
+// stream that fails there is a failed attempt (the next key or target may
+// be tried); otherwise the event is kept to be sent first.
+func (b *sseBody) peek() *failure {
+	ev, err := b.rd.Next()
+	b.touch()
+	if err != nil {
+		return &failure{kind: "stream", status: 200, err: b.cause(err)}
+	}
+	if isError(b.at.call.Route, ev) {
+		fl := &failure{kind: "stream", status: 200}
+		fl.parseBody(ev.Data, b.at.call.Snap.Scrub)
+		return fl
+	}
+	b.accept(ev)
+	return nil
+}
+
+func (b *sseBody) touch() {
+	if b.timer != nil {
+		b.timer.Reset(b.idle)
+	}
+}
+
+func (b *sseBody) cause(err error) error {
+	if b.at.idleFired.Load() {
+		return errIdle
+	}
+	return err
+}
+
+func (b *sseBody) accept(ev stream.Event) {
+	if isTerminal(b.at.call.Route, ev) {
+		b.final = true
+	}
+	// fill runs only once out is drained, so aliasing the reader's buffer
+	// here is safe: the next Next() happens after this is consumed.
+	b.out = b.at.call.Snap.Scrub.Bytes(ev.Raw)
+}
+
+// Read implements io.Reader.
+func (b *sseBody) Read(p []byte) (int, error) {
+	for len(b.out) == 0 {
+		if b.done {
+			return 0, io.EOF
+		}
+		b.fill()
+	}
+	n := copy(p, b.out)
+	b.out = b.out[n:]
+	return n, nil
+}
+
+func (b *sseBody) fill() {
+	ev, err := b.rd.Next()
+	b.touch()
+	route := b.at.call.Route
+	switch {
+	case err == nil && isError(route, ev):
+		fl := &failure{kind: "stream", status: 200}
+		fl.parseBody(ev.Data, b.at.call.Snap.Scrub)
+		b.log.Warn("upstream stream error", "request_id", b.at.reqID, "provider", b.at.target.Provider.Name,
+			"type", fl.errType, "code", fl.errCode, "message", fl.message)
+		b.end(apierr.UpstreamError, "The provider reported an error during the stream.")
+	case err == nil:
+		b.accept(ev)
+	case err == io.EOF && b.final:
+		b.done = true
+	case err == io.EOF:
+		b.log.Warn("upstream stream ended early", "request_id", b.at.reqID, "provider", b.at.target.Provider.Name)
+		b.end(apierr.UpstreamError, "The provider ended the stream early.")
+	case b.at.client.Err() != nil:
+		// The client left: the reverse proxy cancelled upstream; nobody
+		// is there to read an error event.
+		b.at.call.Info.Code = "client_closed"
+		b.done = true
+		b.Close()
+	default:
+		err = b.cause(err)
+		b.log.Warn("upstream stream broke", "request_id", b.at.reqID, "provider", b.at.target.Provider.Name, "err", err)
+		switch {
+		case errors.Is(err, errIdle):
+			b.end(apierr.UpstreamTimeout, "The provider stopped sending; the stream timed out.")
+		case errors.Is(err, context.DeadlineExceeded):
+			b.end(apierr.UpstreamTimeout, "The request took longer than the gateway allows.")
+		case errors.Is(err, stream.ErrEventTooLarge):
+			b.end(apierr.UpstreamError, "The provider sent an event larger than the gateway allows.")
+		default:
+			b.end(apierr.UpstreamError, "The stream from the provider broke.")
+		}
+	}
+}
+
+// end queues keyward's closing error event and stops reading upstream.
+func (b *sseBody) end(code apierr.Code, msg string) {
+	b.out = apierr.StreamEvent(b.at.call.Route.StreamKind(), code, msg, b.at.reqID)
+	b.at.call.Info.Code = code
+	b.done = true
+	b.Close()
+}
+
+// Close implements io.Closer.
+func (b *sseBody) Close() error {
+	var err error
+	b.once.Do(func() {
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		err = b.src.Close()
+	})
+	return err
+}
+
+// eventType reads the "type" field of an event's JSON data.
+func eventType(data []byte) string {
+	if !bytes.Contains(data, []byte(`"type"`)) {
+		return ""
+	}
+	var v struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(data, &v)
+	return v.Type
+}
+
+// isError recognises the error events of each stream kind.
+func isError(route provider.Route, ev stream.Event) bool {
+	if ev.Comment {
+		return false
+	}
+	switch route {
+	case provider.Messages:
+		return ev.Name == "error" || ev.Name == "" && eventType(ev.Data) == "error"
+	case provider.Responses:
+		if ev.Name == "error" || ev.Name == "response.failed" {
+			return true
+		}
+		t := eventType(ev.Data)
+		return t == "error" || t == "response.failed"
+	default:
+		if ev.Name == "error" {
+			return true
+		}
+		if !bytes.Contains(ev.Data, []byte(`"error"`)) {
+			return false
+		}
+		var v struct {
+			Error json.RawMessage `json:"error"`
+		}
+		return json.Unmarshal(ev.Data, &v) == nil && len(v.Error) > 0 && !bytes.Equal(v.Error, []byte("null"))
+	}
+}
+
+// isTerminal recognises the event that ends a complete stream.
+func isTerminal(route provider.Route, ev stream.Event) bool {
+	switch route {
+	case provider.Messages:
+		return ev.Name == "message_stop" || ev.Name == "" && eventType(ev.Data) == "message_stop"
+	case provider.Responses:
+		switch ev.Name {
+		case "response.completed", "response.incomplete":
+			return true
+		case "":
+			t := eventType(ev.Data)
+			return t == "response.completed" || t == "response.incomplete"
+		}
+		return false
+	default:
+		return bytes.Equal(bytes.TrimSpace(ev.Data), []byte("[DONE]"))
+	}
+}

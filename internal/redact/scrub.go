@@ -1,0 +1,59 @@
+package redact
+
+import (
+	"sync/atomic"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// Mask is what a redacted credential is replaced with.
+const Mask = secret.Redacted
+
+// Scrubber removes secrets from strings: the exact values it is given (which
+// may be swapped at run time, on a config reload) and every pattern above.
+// The zero value scrubs patterns only. It is safe for concurrent use.
+type Scrubber struct {
+	exact atomic.Pointer[secret.Scrubber]
+}
+
+// NewScrubber returns a scrubber that also removes the given secrets.
+func NewScrubber(secrets ...secret.Secret) *Scrubber {
+	s := &Scrubber{}
+	s.SetSecrets(secrets...)
+	return s
+}
+
+// SetSecrets replaces the exact values the scrubber removes.
+func (s *Scrubber) SetSecrets(secrets ...secret.Secret) {
+	s.exact.Store(secret.NewScrubber(secrets...))
+}
+
+// String returns v with every secret removed.
+func (s *Scrubber) String(v string) string {
+	if v == "" {
+		return v
+	}
+	if s != nil {
+		v = s.exact.Load().String(v)
+	}
+	return ScrubPatterns(v)
+}
+
+// ScrubPatterns removes every pattern-shaped credential from v. It is exported
+// for callers that have no exact values (error text built at the edge).
+func ScrubPatterns(v string) string {
+	for _, pat := range Patterns {
+		if hasKeyword(v, pat) {
+			v = pat.re.ReplaceAllLiteralString(v, Mask)
+		}
+	}
+	for _, pat := range contextual {
+		if hasKeyword(v, pat) {
+			v = pat.re.ReplaceAllString(v, "${1}"+Mask+"${2}")
+		}
+	}
+	return v
+}
+
+// Contains reports whether v holds anything the scrubber would remove.
+func (s *Scrubber) Contains(v string) bool { return s.String(v) != v }

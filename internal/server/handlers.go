@@ -1,0 +1,249 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/redact"
+)
+
+// reqInfo collects what the access log reports about a request.
+type reqInfo struct {
+	principal string
+	model     string
+	code      apierr.Code
+	detail    string
+	proxy     proxy.Info
+}
+
+type infoKey struct{}
+
+func withInfo(ctx context.Context, i *reqInfo) context.Context {
+	return context.WithValue(ctx, infoKey{}, i)
+}
+
+func infoOf(ctx context.Context) *reqInfo {
+	if i, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+// fail writes a client error and notes it for the access log; detail goes
+// to the log only.
+func fail(w http.ResponseWriter, r *http.Request, code apierr.Code, msg, detail string) {
+	i := infoOf(r.Context())
+	i.code, i.detail = code, detail
+	apierr.Write(w, familyOf(r), code, msg)
+}
+
+// allow answers 405 (with Allow) for any other method. HEAD is served as GET.
+func allow(method string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		allowed := method
+		if method == http.MethodGet {
+			allowed = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allowed)
+		fail(w, r, apierr.MethodNotAllowed, fmt.Sprintf("Use %s on this route.", method), r.Method)
+	})
+}
+
+func notFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fail(w, r, apierr.NotFound, "", "")
+	})
+}
+
+// credential returns what the client presented: a bearer token or an
+// x-api-key (the Anthropic SDK's header).
+func credential(r *http.Request) string {
+	if v := r.Header.Get("Authorization"); v != "" {
+		if len(v) > 7 && (v[:7] == "Bearer " || v[:7] == "bearer ") {
+			return v[7:]
+		}
+		return ""
+	}
+	return r.Header.Get("X-Api-Key")
+}
+
+// authenticate admits a request that presents a configured client key. It
+// runs before anything of the body is read. Every configured key is
+// compared, in constant time, whatever matched first.
+func (d Deps) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := d.Gateway.Current()
+		if len(snap.ClientKeys) == 0 && d.InsecureNoAuth {
+			infoOf(r.Context()).principal = "anonymous"
+			next.ServeHTTP(w, r)
+			return
+		}
+		cred := credential(r)
+		match := -1
+		for i, k := range snap.ClientKeys {
+			if k.Matches(cred) && match < 0 {
+				match = i
+			}
+		}
+		if cred == "" || match < 0 {
+			reason := "unknown key"
+			if cred == "" {
+				reason = "no credential"
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+			fail(w, r, apierr.Unauthorized, "", reason)
+			return
+		}
+		infoOf(r.Context()).principal = "client:" + snap.Config.Clients.Keys[match]
+		next.ServeHTTP(w, r)
+	})
+}
+
+// forward is the handler of every API route.
+func (d Deps) forward(route provider.Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := d.Gateway.Current()
+		limits := snap.Config.Limits
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			fail(w, r, apierr.UnsupportedMedia, "The request body must be JSON; set Content-Type: application/json.", "")
+			return
+		}
+		if r.ContentLength > limits.MaxBodyBytes {
+			fail(w, r, apierr.PayloadTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", limits.MaxBodyBytes), strconv.FormatInt(r.ContentLength, 10))
+			return
+		}
+		body, ok := readBody(w, r, limits.MaxBodyBytes, snap.Config.Timeouts.ReadBody)
+		if !ok {
+			return
+		}
+		req, err := policy.Parse(route, body, snap.Limits())
+		if err != nil {
+			pe := err.(*policy.Error)
+			fail(w, r, pe.Code, pe.Message, "")
+			return
+		}
+		info := infoOf(r.Context())
+		info.model = safeName(req.Model)
+		targets := snap.Models[req.Model]
+		if len(targets) == 0 {
+			fail(w, r, apierr.ModelNotFound, fmt.Sprintf("The model %q is not configured; GET /v1/models lists the models you can use.", info.model), "")
+			return
+		}
+		var usable = targets[:0:0]
+		for _, t := range targets {
+			if t.Provider.Supports(route) {
+				usable = append(usable, t)
+			}
+		}
+		if len(usable) == 0 {
+			fail(w, r, apierr.ModelNotOnRoute, fmt.Sprintf("The model %q is not served on %s.", info.model, r.URL.Path), "")
+			return
+		}
+		d.Forwarder.Forward(w, r, proxy.Call{Route: route, Req: req, Targets: usable, Snap: snap, Info: &info.proxy})
+	})
+}
+
+// safeName bounds and scrubs a client-sent name before it is echoed.
+func safeName(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return redact.ScrubPatterns(s)
+}
+
+// readBody reads at most limit bytes within the read timeout. It answers
+// the error itself and reports false when the body cannot be used.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) ([]byte, bool) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(timeout))
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		fail(w, r, apierr.InvalidRequest, "The request body could not be read completely.", err.Error())
+		return nil, false
+	}
+	if int64(len(body)) > limit {
+		fail(w, r, apierr.PayloadTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", limit), "")
+		return nil, false
+	}
+	return body, true
+}
+
+// models lists the configured model names, in OpenAI's shape, or in
+// Anthropic's when the client sends anthropic-version (the Anthropic SDK).
+func (d Deps) models() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := d.Gateway.Current()
+		var v any
+		if r.Header.Get("Anthropic-Version") != "" {
+			type model struct {
+				Type        string `json:"type"`
+				ID          string `json:"id"`
+				DisplayName string `json:"display_name"`
+				CreatedAt   string `json:"created_at"`
+			}
+			data := make([]model, 0, len(snap.ModelNames))
+			for _, n := range snap.ModelNames {
+				data = append(data, model{"model", n, n, "2026-01-01T00:00:00Z"})
+			}
+			var first, last *string
+			if len(data) > 0 {
+				first, last = &data[0].ID, &data[len(data)-1].ID
+			}
+			v = map[string]any{"data": data, "has_more": false, "first_id": first, "last_id": last}
+		} else {
+			type model struct {
+				ID      string `json:"id"`
+				Object  string `json:"object"`
+				Created int64  `json:"created"`
+				OwnedBy string `json:"owned_by"`
+			}
+			data := make([]model, 0, len(snap.ModelNames))
+			for _, n := range snap.ModelNames {
+				data = append(data, model{n, "model", 0, "keyward"})
+			}
+			v = map[string]any{"object": "list", "data": data}
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+func healthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (d Deps) readyz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d.Draining.Load() {
+			fail(w, r, apierr.ShuttingDown, "", "")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "generation": d.Gateway.Current().Generation})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,28 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/keyward/keyward/internal/provider"
+)
+
+// addRoutes is every route and its middleware chain, in one place.
+//
+//	request id → access log → recover → mux → method → auth → handler
+//
+// The API handlers then check the content type, read the body within its
+// limit, parse and shape it (policy), resolve the model and forward (proxy).
+func addRoutes(mux *http.ServeMux, d Deps) {
+	api := func(route provider.Route) http.Handler {
+		return allow(http.MethodPost, d.authenticate(d.forward(route)))
+	}
+	mux.Handle("/v1/chat/completions", api(provider.Chat))
+	mux.Handle("/v1/responses", api(provider.Responses))
+	mux.Handle("/v1/embeddings", api(provider.Embeddings))
+	mux.Handle("/v1/messages", api(provider.Messages))
+	mux.Handle("/v1/messages/count_tokens", api(provider.CountTokens))
+	mux.Handle("/v1/models", allow(http.MethodGet, d.authenticate(d.models())))
+	mux.Handle("/healthz", allow(http.MethodGet, healthz()))
+	mux.Handle("/readyz", allow(http.MethodGet, d.readyz()))
+	mux.Handle("/", notFound())
+}

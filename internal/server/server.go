@@ -1,0 +1,180 @@
+// Package server is keyward's HTTP surface: the routes, the middleware
+// chain every request passes (request id, access log, panic recovery,
+// write deadlines, authentication, body limits), and the handlers that
+// check a request and hand it to the proxy.
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/proxy"
+)
+
+// Deps is what the server needs.
+type Deps struct {
+	Gateway   *gateway.Gateway
+	Forwarder *proxy.Forwarder
+	Logger    *slog.Logger
+	// InsecureNoAuth serves without client credentials when none are
+	// configured (the serve command allows it on loopback only).
+	InsecureNoAuth bool
+	// Draining is set when the server is shutting down; /readyz then fails.
+	Draining *atomic.Bool
+}
+
+// New returns the whole HTTP handler of `keyward serve`.
+func New(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Draining == nil {
+		d.Draining = new(atomic.Bool)
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	s := &server{d: d}
+	return s.withRequestID(s.withAccessLog(s.withRecover(mux)))
+}
+
+type server struct{ d Deps }
+
+// familyOf picks the error shape for a path: Anthropic's under
+// /v1/messages, OpenAI's elsewhere.
+func familyOf(r *http.Request) apierr.Family {
+	if strings.HasPrefix(r.URL.Path, "/v1/messages") {
+		return apierr.Anthropic
+	}
+	return apierr.OpenAI
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// withRequestID gives every response an X-Request-Id of keyward's own (a
+// client-sent one is not trusted: it would flow into logs).
+func (s *server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(apierr.RequestIDHeader, newRequestID())
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withRecover turns a panic into a 500 (when nothing was written yet) and
+// a log line; http.ErrAbortHandler is passed on so the connection is cut.
+func (s *server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.d.Logger.Error("panic while serving a request", "request_id", w.Header().Get(apierr.RequestIDHeader), "panic", v)
+			if rw, ok := w.(*respWriter); !ok || rw.status == 0 {
+				apierr.Write(w, familyOf(r), apierr.Internal, "")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withAccessLog logs one line per request, and wraps the writer to record
+// status and size and to bound each write (a client that stops reading is
+// cut off rather than holding a stream open).
+func (s *server) withAccessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		snap := s.d.Gateway.Current()
+		rw := &respWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: snap.Config.Timeouts.Write}
+		info := &reqInfo{}
+		r = r.WithContext(withInfo(r.Context(), info))
+		defer func() {
+			status := rw.status
+			if status == 0 {
+				status = 499 // nothing written: the client left or the connection was cut
+			}
+			attrs := []slog.Attr{
+				slog.String("request_id", w.Header().Get(apierr.RequestIDHeader)),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Int64("bytes", rw.bytes),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if info.principal != "" {
+				attrs = append(attrs, slog.String("principal", info.principal))
+			}
+			if info.model != "" {
+				p := info.proxy
+				attrs = append(attrs, slog.String("model", info.model), slog.String("provider", p.Provider),
+					slog.String("target", p.TargetModel), slog.String("key", p.KeyID), slog.Int("attempts", p.Attempts),
+					slog.Int("upstream_status", p.UpstreamStatus), slog.Bool("stream", p.Streamed))
+			}
+			if info.code != "" {
+				attrs = append(attrs, slog.String("code", string(info.code)))
+			} else if info.proxy.Code != "" {
+				attrs = append(attrs, slog.String("code", string(info.proxy.Code)))
+			}
+			if info.detail != "" {
+				attrs = append(attrs, slog.String("detail", info.detail))
+			}
+			s.d.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// respWriter records the status and size of a response and sets a write
+// deadline before each write.
+type respWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	status  int
+	bytes   int64
+}
+
+func (w *respWriter) deadline() {
+	if w.timeout > 0 {
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+}
+
+func (w *respWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *respWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	w.deadline()
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// FlushError flushes buffered data to the client.
+func (w *respWriter) FlushError() error {
+	w.deadline()
+	return w.rc.Flush()
+}
+
+// Unwrap gives http.ResponseController access to the connection.
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
