@@ -196,7 +196,7 @@ func banner(w io.Writer, s *gateway.Snapshot, cfgPath, addr string) {
 	fmt.Fprintf(w, "models: %v\n", s.ModelNames)
 	auth := ""
 	if len(s.Config.Clients.Keys) > 0 {
-		ref, err := secret.ParseRef(s.Config.Clients.Keys[0])
+		ref, err := secret.ParseRef(string(s.Config.Clients.Keys[0]))
 		if err == nil && ref.IsFile() {
 			auth = fmt.Sprintf(`-H "Authorization: Bearer $(cat %s)" `, ref.Path(filepath.Dir(cfgPath)))
 		} else if err == nil {

@@ -76,9 +76,9 @@ type KeyRef struct {
 
 // UnmarshalYAML accepts the short and the long form.
 func (k *KeyRef) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err == nil {
-		*k = KeyRef{Ref: s}
+	var r Ref
+	if err := r.UnmarshalYAML(unmarshal); err == nil {
+		*k = KeyRef{Ref: string(r)}
 		return nil
 	}
 	type plain KeyRef
@@ -89,6 +89,39 @@ func (k *KeyRef) UnmarshalYAML(unmarshal func(any) error) error {
 	*k = KeyRef(p)
 	return nil
 }
+
+func (*KeyRef) refForm() {}
+
+// Ref is a secret reference as written in the file: "env:NAME" or
+// "file:PATH".
+type Ref string
+
+// UnmarshalYAML accepts a reference string, and also the one-entry mapping
+// {env: NAME} that some YAML parsers make of [env:NAME] inside a flow
+// mapping such as {keys: [env:NAME]}.
+func (r *Ref) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err == nil {
+		*r = Ref(s)
+		return nil
+	}
+	var m map[string]string
+	if err := unmarshal(&m); err != nil || len(m) != 1 {
+		return fmt.Errorf("must be a reference: env:NAME or file:PATH")
+	}
+	for k, v := range m {
+		if k != "env" && k != "file" {
+			return fmt.Errorf("must be a reference: env:NAME or file:PATH")
+		}
+		*r = Ref(k + ":" + v)
+	}
+	return nil
+}
+
+func (*Ref) refForm() {}
+
+// refFormer marks types that accept a one-entry {env|file: X} mapping.
+type refFormer interface{ refForm() }
 
 // Mock configures the built-in mock provider: deterministic text, streaming
 // shape, usage numbers and injectable errors, for demos and users' CI.
@@ -131,7 +164,7 @@ type Target struct {
 // Clients are the credentials callers present to keyward.
 type Clients struct {
 	// Keys are references to bearer keys accepted from callers.
-	Keys []string `yaml:"keys"`
+	Keys []Ref `yaml:"keys"`
 }
 
 // Limits bound every request.

@@ -24,7 +24,7 @@ func TestIssueExampleLoads(t *testing.T) {
 		{Name: "fast", Targets: []Target{{Provider: "openai", Model: "gpt-4.1-mini"}}},
 		{Name: "claude-sonnet", Targets: []Target{{Provider: "claude", Model: "claude-sonnet-4-5"}}},
 	}
-	want.Clients.Keys = []string{"env:KEYWARD_CLIENT_KEY"}
+	want.Clients.Keys = []Ref{"env:KEYWARD_CLIENT_KEY"}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)
 	}
@@ -55,6 +55,28 @@ timeouts: {stream_idle: 90s, request: 2m}
 	}
 	if cfg.Timeouts.Connect != Default().Timeouts.Connect {
 		t.Error("unset fields must keep their defaults")
+	}
+}
+
+func TestFlowStyleReferences(t *testing.T) {
+	cfg, err := Parse([]byte(`
+providers:
+  - {name: a, kind: openai, keys: [env:A, file:/x]}
+  - {name: b, kind: openai, keys: [{ref: env:B, weight: 2}]}
+models: [{name: m, targets: [{provider: a, model: x}]}]
+clients: {keys: [env:C, file:c.key]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]KeyRef{{Ref: "env:A"}, {Ref: "file:/x"}}, cfg.Providers[0].Keys); diff != "" {
+		t.Error(diff)
+	}
+	if diff := cmp.Diff([]Ref{"env:C", "file:c.key"}, cfg.Clients.Keys); diff != "" {
+		t.Error(diff)
+	}
+	if _, err := Parse([]byte("clients: {keys: [{vault: x}]}\n")); err == nil || !strings.Contains(err.Error(), "reference") {
+		t.Errorf("bad mapping: %v", err)
 	}
 }
 

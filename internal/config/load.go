@@ -153,6 +153,9 @@ func walkUnknownKeys(n any, t reflect.Type, path string, probs *[]Problem) {
 	}
 	switch v := n.(type) {
 	case map[string]any:
+		if reflect.PointerTo(t).Implements(reflect.TypeFor[refFormer]()) && len(v) == 1 && (v["env"] != nil || v["file"] != nil) {
+			return
+		}
 		if t.Kind() != reflect.Struct {
 			return
 		}

@@ -89,7 +89,7 @@ func (c Config) validate() []Problem {
 	}
 
 	for i, ref := range c.Clients.Keys {
-		if _, err := secret.ParseRef(ref); err != nil {
+		if _, err := secret.ParseRef(string(ref)); err != nil {
 			p.add(fmt.Sprintf("clients.keys[%d]", i), "%v", err)
 		}
 	}

@@ -118,7 +118,7 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 		s.Providers[pc.Name] = p
 	}
 	for i, ref := range cfg.Clients.Keys {
-		r, err := secret.ParseRef(ref)
+		r, err := secret.ParseRef(string(ref))
 		if err != nil {
 			probs = append(probs, config.Problem{Path: fmt.Sprintf("clients.keys[%d]", i), Msg: err.Error()})
 			continue

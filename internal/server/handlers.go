@@ -108,7 +108,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			fail(w, r, apierr.Unauthorized, "", reason)
 			return
 		}
-		infoOf(r.Context()).principal = "client:" + snap.Config.Clients.Keys[match]
+		infoOf(r.Context()).principal = "client:" + string(snap.Config.Clients.Keys[match])
 		next.ServeHTTP(w, r)
 	})
 }
@@ -137,7 +137,7 @@ func (d Deps) forward(route provider.Route) http.Handler {
 			return
 		}
 		info := infoOf(r.Context())
-		info.model = safeName(req.Model)
+		info.model = safeName(snap.Scrub.String(req.Model))
 		targets := snap.Models[req.Model]
 		if len(targets) == 0 {
 			fail(w, r, apierr.ModelNotFound, fmt.Sprintf("The model %q is not configured; GET /v1/models lists the models you can use.", info.model), "")

@@ -1,0 +1,188 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/redact"
+)
+
+// Canary keys: shaped like real keys, never real. The Azure one has no
+// recognisable shape, so only exact-value scrubbing can catch it.
+var (
+	canaryOpenAI    = "sk-proj-CANARYopenai" + strings.Repeat("Q7x", 14) + "T3BlbkFJcanary"
+	canaryAnthropic = "sk-ant-api03-CANARYanthropic" + strings.Repeat("Zk4", 24) + "-AA"
+	canaryAzure     = "c4a7a2f0e1d94b6f8a3c5d7e9f1b2c4a"
+	canaryClient    = "kw_test_CANARYclient" + strings.Repeat("Pc9", 10)
+	canaries        = []string{canaryOpenAI, canaryAnthropic, canaryAzure, canaryClient}
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness runs keyward's handler on an httptest server, configured from
+// YAML in a temp dir, with logs captured.
+type harness struct {
+	t       *testing.T
+	dir     string
+	cfgPath string
+	env     map[string]string
+	gw      *gateway.Gateway
+	srv     *httptest.Server
+	logs    *syncBuffer
+}
+
+// newHarness writes cfgYAML (with {{UPSTREAM}} replaced) and files, and
+// starts keyward. env is what env: references see.
+func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[string]string, upstream string) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), env: env, logs: &syncBuffer{}}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.cfgPath = filepath.Join(h.dir, "keyward.yaml")
+	h.writeConfig(strings.ReplaceAll(cfgYAML, "{{UPSTREAM}}", upstream))
+	cfg, err := config.LoadFile(h.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrub := redact.NewScrubber()
+	log := slog.New(redact.NewHandler(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}), scrub))
+	h.gw, err = gateway.New(cfg, gateway.Options{
+		ConfigPath: h.cfgPath,
+		Getenv:     func(k string) string { return h.env[k] },
+		Transport:  http.DefaultTransport.(*http.Transport).Clone(),
+		Logger:     log,
+		Scrubber:   scrub,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := New(Deps{Gateway: h.gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	h.srv = httptest.NewUnstartedServer(handler)
+	h.srv.Config.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	h.srv.Start()
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *harness) writeConfig(s string) {
+	h.t.Helper()
+	if err := os.WriteFile(h.cfgPath, []byte(s), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// result is a whole response as the client saw it.
+type result struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r result) errorCode() string {
+	var v struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(r.body), &v)
+	return v.Error.Code
+}
+
+// do sends a request with the canary client key (unless headers override).
+func (h *harness) do(method, path, body string, headers ...string) result {
+	h.t.Helper()
+	return h.doCtx(context.Background(), method, path, body, headers...)
+}
+
+func (h *harness) doCtx(ctx context.Context, method, path, body string, headers ...string) result {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, h.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+canaryClient)
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		return result{status: -1, body: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return result{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+// assertNoCanary fails if any canary (or a distinctive part of one) is in s.
+func assertNoCanary(t *testing.T, where, s string) {
+	t.Helper()
+	for _, c := range canaries {
+		if strings.Contains(s, c) || strings.Contains(s, c[8:24]) {
+			t.Errorf("canary %s… leaked in %s:\n%s", c[:12], where, truncateForLog(s))
+		}
+	}
+}
+
+func truncateForLog(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + "…"
+	}
+	return s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// newUpstream starts a fake provider and returns its URL.
+func newUpstream(t *testing.T, h http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.URL
+}
