@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/policy"
@@ -71,16 +73,28 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 	s := &Snapshot{Config: cfg, Providers: map[string]*provider.Provider{}, Models: map[string][]Target{}, files: map[string][32]byte{}}
 	var probs []config.Problem
 	var all []secret.Secret
+	// Hash exactly the bytes each file: secret was loaded from, so a file
+	// that changes right after being read is seen as changed.
+	read := loader.ReadFile
+	if read == nil {
+		read = readFileLimited
+	}
+	loader.ReadFile = func(path string) ([]byte, error) {
+		b, err := read(path)
+		if err == nil {
+			s.files[path] = sha256.Sum256(b)
+		} else {
+			s.files[path] = [32]byte{}
+		}
+		return b, err
+	}
 	load := func(path string, ref secret.Ref) (secret.Secret, bool) {
 		v, err := loader.Load(ref)
-		if ref.IsFile() {
-			s.files[ref.Path(loader.BaseDir)] = fileHash(loader, ref)
-		}
 		if err != nil {
 			probs = append(probs, config.Problem{Path: path, Msg: err.Error()})
 			return secret.Secret{}, false
 		}
-		if len(v.Reveal()) < minKeyLen {
+		if utf8.RuneCountInString(v.Reveal()) < minKeyLen {
 			probs = append(probs, config.Problem{Path: path, Msg: fmt.Sprintf("%s: value is shorter than %d characters", ref, minKeyLen)})
 			return secret.Secret{}, false
 		}
@@ -142,17 +156,14 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 	return s, nil
 }
 
-func fileHash(l secret.Loader, ref secret.Ref) [32]byte {
-	path := ref.Path(l.BaseDir)
-	read := l.ReadFile
-	if read == nil {
-		read = os.ReadFile
-	}
-	b, err := read(path)
+// readFileLimited reads a secret file, refusing one too large to be a key.
+func readFileLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return [32]byte{}
+		return nil, errors.Unwrap(err)
 	}
-	return sha256.Sum256(b)
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, secret.MaxFileBytes+1))
 }
 
 // Gateway owns the current snapshot and reloads it.
@@ -271,7 +282,7 @@ func (g *Gateway) fileState() (digest [32]byte, changed bool) {
 	s := g.Current()
 	read := g.loader.ReadFile
 	if read == nil {
-		read = os.ReadFile
+		read = readFileLimited
 	}
 	paths := make([]string, 0, len(s.files))
 	for p := range s.files {

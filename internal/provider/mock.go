@@ -72,13 +72,14 @@ func (m *Mock) RoundTrip(req *http.Request) (*http.Response, error) {
 	route := routeOfPath(req.URL.Path)
 	var r mockReq
 	if err := json.Unmarshal(body, &r); err != nil || route == 0 {
-		return m.errorResponse(req, route, http.StatusBadRequest, "mock: cannot parse the request"), nil
+		return m.errorResponse(req, 0, route, http.StatusBadRequest, "mock: cannot parse the request"), nil
 	}
 	if d := m.cfg.Latency; d > 0 {
 		if err := sleep(req.Context(), d); err != nil {
 			return nil, err
 		}
 	}
+	// Only well-formed requests count, so fail_every stays predictable.
 	n := m.count.Add(1)
 	status, breakAfter := 0, m.cfg.FailAfterChunks
 	if m.cfg.FailStatus != 0 && (m.cfg.FailEvery <= 1 || n%uint64(m.cfg.FailEvery) == 0) {
@@ -93,7 +94,7 @@ func (m *Mock) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	if status != 0 {
-		return m.errorResponse(req, route, status, fmt.Sprintf("mock: injected status %d", status)), nil
+		return m.errorResponse(req, n, route, status, fmt.Sprintf("mock: injected status %d", status)), nil
 	}
 
 	prompt := m.cfg.PromptTokens
@@ -130,12 +131,12 @@ func (m *Mock) RoundTrip(req *http.Request) (*http.Response, error) {
 		if r.Stream {
 			includeUsage := r.StreamOptions != nil && r.StreamOptions.IncludeUsage
 			events := mockEvents(route, id, r.Model, chunkText(text, m.cfg.Chunks), u, includeUsage)
-			return m.streamResponse(req, events, breakAfter), nil
+			return m.streamResponse(req, n, events, breakAfter), nil
 		}
 		resp = mockMessage(route, id, r.Model, text, u)
 	}
 	b, _ := json.Marshal(resp)
-	return m.response(req, http.StatusOK, "application/json", io.NopCloser(bytes.NewReader(b)), int64(len(b))), nil
+	return m.response(req, n, http.StatusOK, "application/json", io.NopCloser(bytes.NewReader(b)), int64(len(b))), nil
 }
 
 type usage struct{ prompt, completion int }
@@ -149,10 +150,10 @@ func routeOfPath(path string) Route {
 	return 0
 }
 
-func (m *Mock) response(req *http.Request, status int, ctype string, body io.ReadCloser, n int64) *http.Response {
+func (m *Mock) response(req *http.Request, num uint64, status int, ctype string, body io.ReadCloser, n int64) *http.Response {
 	h := http.Header{}
 	h.Set("Content-Type", ctype)
-	h.Set("X-Request-Id", fmt.Sprintf("mockreq_%d", m.count.Load()))
+	h.Set("X-Request-Id", "mockreq_"+strconv.FormatUint(num, 10))
 	return &http.Response{
 		Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), StatusCode: status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -160,7 +161,7 @@ func (m *Mock) response(req *http.Request, status int, ctype string, body io.Rea
 	}
 }
 
-func (m *Mock) errorResponse(req *http.Request, route Route, status int, msg string) *http.Response {
+func (m *Mock) errorResponse(req *http.Request, num uint64, route Route, status int, msg string) *http.Response {
 	var v any
 	if route == Messages || route == CountTokens {
 		v = map[string]any{"type": "error", "error": map[string]string{"type": anthropicErrorType(status), "message": msg}}
@@ -168,7 +169,7 @@ func (m *Mock) errorResponse(req *http.Request, route Route, status int, msg str
 		v = map[string]any{"error": map[string]any{"message": msg, "type": "mock_error", "code": strconv.Itoa(status), "param": nil}}
 	}
 	b, _ := json.Marshal(v)
-	resp := m.response(req, status, "application/json", io.NopCloser(bytes.NewReader(b)), int64(len(b)))
+	resp := m.response(req, num, status, "application/json", io.NopCloser(bytes.NewReader(b)), int64(len(b)))
 	if status == http.StatusTooManyRequests {
 		resp.Header.Set("Retry-After", "1")
 	}
@@ -219,11 +220,11 @@ func mockEmbeddings(r mockReq, u usage) any {
 	for i, in := range inputs {
 		vec := make([]float64, 8)
 		for j := range vec {
-			h := 0
+			var h uint64
 			for _, c := range in {
-				h = h*31 + int(c) + j
+				h = h*31 + uint64(c) + uint64(j)
 			}
-			vec[j] = float64(h%2000-1000) / 1000
+			vec[j] = float64(int(h%2000)-1000) / 1000
 		}
 		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": vec}
 	}
@@ -323,7 +324,7 @@ func mockEvents(route Route, id, model string, chunks []string, u usage, include
 // streamResponse writes events with the configured delay, stopping when
 // the request is cancelled; with breakAfter > 0 it sends an error event
 // after that many events and ends.
-func (m *Mock) streamResponse(req *http.Request, events [][]byte, breakAfter int) *http.Response {
+func (m *Mock) streamResponse(req *http.Request, num uint64, events [][]byte, breakAfter int) *http.Response {
 	pr, pw := io.Pipe()
 	ctx := req.Context()
 	route := routeOfPath(req.URL.Path)
@@ -347,7 +348,7 @@ func (m *Mock) streamResponse(req *http.Request, events [][]byte, breakAfter int
 		}
 		pw.Close()
 	}()
-	return m.response(req, http.StatusOK, "text/event-stream; charset=utf-8", pr, -1)
+	return m.response(req, num, http.StatusOK, "text/event-stream; charset=utf-8", pr, -1)
 }
 
 func mockStreamError(route Route) []byte {

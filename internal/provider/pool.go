@@ -153,7 +153,7 @@ func (p *Pool) Candidates(now time.Time) ([]*Key, time.Time) {
 		out = append(out, k)
 	}
 	if len(p.schedule) > 0 {
-		start := int(p.next.Add(1)-1) % len(p.schedule)
+		start := int((p.next.Add(1) - 1) % uint64(len(p.schedule)))
 		for j := 0; j < len(p.schedule); j++ {
 			add(p.schedule[(start+j)%len(p.schedule)])
 		}

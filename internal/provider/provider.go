@@ -124,19 +124,23 @@ func (p *Provider) ChatTokenField() string {
 // comes from the client.
 func (p *Provider) URL(r Route, model string) *url.URL {
 	u := *p.base
+	// add appends a path whose escaped form is given, keeping any escaping
+	// in the base URL's own path.
+	add := func(raw string) {
+		unescaped, _ := url.PathUnescape(raw)
+		u.Path = p.base.Path + unescaped
+		u.RawPath = p.base.EscapedPath() + raw
+	}
 	switch {
-	case p.Kind == config.KindAzureOpenAI && p.azureVersion == "v1":
-		u.Path += "/openai/v1" + r.Suffix()
-	case p.Kind == config.KindAzureOpenAI && r == Responses:
-		u.Path += "/openai" + r.Suffix()
-		u.RawQuery = url.Values{"api-version": {p.azureVersion}}.Encode()
+	case p.Kind == config.KindAzureOpenAI && (p.azureVersion == "v1" || r == Responses):
+		// Azure serves the Responses API on its v1 surface only (model in
+		// the body, no api-version).
+		add("/openai/v1" + r.Suffix())
 	case p.Kind == config.KindAzureOpenAI:
-		u.Path += "/openai/deployments/" + model + r.Suffix()
-		u.RawPath = p.base.EscapedPath() + "/openai/deployments/" + url.PathEscape(model) + r.Suffix()
+		add("/openai/deployments/" + url.PathEscape(model) + r.Suffix())
 		u.RawQuery = url.Values{"api-version": {p.azureVersion}}.Encode()
 	default:
-		u.Path += r.Suffix()
-		u.RawPath = ""
+		add(r.Suffix())
 	}
 	return &u
 }

@@ -24,6 +24,8 @@ type reqInfo struct {
 	code      apierr.Code
 	detail    string
 	proxy     proxy.Info
+	// bodyRead is set once the request body has been read to its end.
+	bodyRead bool
 }
 
 type infoKey struct{}
@@ -44,6 +46,11 @@ func infoOf(ctx context.Context) *reqInfo {
 func fail(w http.ResponseWriter, r *http.Request, code apierr.Code, msg, detail string) {
 	i := infoOf(r.Context())
 	i.code, i.detail = code, detail
+	if r.ContentLength != 0 && !i.bodyRead {
+		// Answer at once and drop the connection rather than let net/http
+		// wait to drain a body that may never come (a stalled client).
+		w.Header().Set("Connection", "close")
+	}
 	apierr.Write(w, familyOf(r), code, msg)
 }
 
@@ -51,6 +58,9 @@ func fail(w http.ResponseWriter, r *http.Request, code apierr.Code, msg, detail 
 func allow(method string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == method || method == http.MethodGet && r.Method == http.MethodHead {
+			if method == http.MethodGet && r.ContentLength != 0 {
+				w.Header().Set("Connection", "close") // never wait to drain an unused body
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -180,6 +190,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 		fail(w, r, apierr.PayloadTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", limit), "")
 		return nil, false
 	}
+	infoOf(r.Context()).bodyRead = true
 	return body, true
 }
 
