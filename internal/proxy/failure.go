@@ -57,6 +57,7 @@ func (f *failure) parseBody(b []byte, scrub *secret.Scrubber) {
 	var body struct {
 		Type    any             `json:"type"`
 		Code    any             `json:"code"`
+		Param   any             `json:"param"`
 		Message any             `json:"message"`
 		Error   json.RawMessage `json:"error"`
 	}
@@ -74,7 +75,7 @@ func (f *failure) parseBody(b []byte, scrub *secret.Scrubber) {
 		f.errType, f.errCode, f.errParam = str(inner.Type), str(inner.Code), str(inner.Param)
 		f.message = str(inner.Message)
 	} else {
-		f.errType, f.errCode, f.message = str(body.Type), str(body.Code), str(body.Message)
+		f.errType, f.errCode, f.errParam, f.message = str(body.Type), str(body.Code), str(body.Param), str(body.Message)
 		if f.message == "" && len(body.Error) > 0 {
 			f.message = string(body.Error)
 		}

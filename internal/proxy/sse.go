@@ -77,11 +77,25 @@ func (b *sseBody) cause(err error) error {
 
 func (b *sseBody) accept(ev stream.Event) {
 	if isTerminal(b.at.call.Route, ev) {
-		b.final = true
+		// Nothing may follow the terminal event; stop reading upstream.
+		b.final, b.done = true, true
+		defer b.Close()
 	}
 	// fill runs only once out is drained, so aliasing the reader's buffer
 	// here is safe: the next Next() happens after this is consumed.
-	b.out = b.at.call.Snap.Scrub.Bytes(ev.Raw)
+	b.out = terminate(b.at.call.Snap.Scrub.Bytes(ev.Raw))
+}
+
+// terminate makes sure an event ends with its blank line (an upstream may
+// cut the last one short), so whatever follows stays a separate event.
+func terminate(raw []byte) []byte {
+	switch {
+	case bytes.HasSuffix(raw, []byte("\n\n")), bytes.HasSuffix(raw, []byte("\r\n\r\n")):
+		return raw
+	case bytes.HasSuffix(raw, []byte("\n")):
+		return append(bytes.Clone(raw), '\n')
+	}
+	return append(bytes.Clone(raw), "\n\n"...)
 }
 
 // Read implements io.Reader.
