@@ -248,6 +248,9 @@ func promptChars(raw json.RawMessage) (int, error) {
 				stack = append(stack, frame{object: v == '{', expectKey: v == '{'})
 			case '}', ']':
 				stack = stack[:top]
+				if top == 0 {
+					return n, nil // the value is complete
+				}
 				if skipDepth == len(stack) {
 					skipDepth = -1
 				}
@@ -268,6 +271,9 @@ func promptChars(raw json.RawMessage) (int, error) {
 			if skipDepth < 0 {
 				n += utf8.RuneCountInString(v)
 			}
+		}
+		if top < 0 {
+			return n, nil // a scalar top-level value
 		}
 		// A scalar value ends: the next token in an object is a key.
 		if top >= 0 && stack[top].object {

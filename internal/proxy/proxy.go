@@ -386,6 +386,7 @@ var allowedHeaders = map[string]bool{
 // upstream), passes only allowlisted headers, and ignores trailers.
 type guardWriter struct {
 	w      http.ResponseWriter
+	rc     *http.ResponseController
 	staged http.Header
 	wrote  bool
 }
@@ -425,5 +426,8 @@ func (g *guardWriter) Write(b []byte) (int, error) {
 
 // FlushError lets the reverse proxy flush stream events as they arrive.
 func (g *guardWriter) FlushError() error {
-	return http.NewResponseController(g.w).Flush()
+	if g.rc == nil {
+		g.rc = http.NewResponseController(g.w)
+	}
+	return g.rc.Flush()
 }

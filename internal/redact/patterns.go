@@ -37,7 +37,7 @@ var Patterns = []Pattern{
 	p("replicate", "Replicate", "r8_", `\br8_[A-Za-z0-9]{20,}`),
 	p("perplexity", "Perplexity", "pplx-", `\bpplx-[A-Za-z0-9]{20,}`),
 	p("keyward", "keyward", "kw_", `\bkw_(?:live|test|demo)_[A-Za-z0-9]{16,}`),
-	p("github", "GitHub", "_", `\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}`),
+	p("github", "GitHub", "gh", `\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}`),
 	p("aws", "AWS", "AKIA", `\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`),
 	p("stripe", "Stripe", "_live_", `\b(?:sk|rk)_live_[A-Za-z0-9]{20,}`),
 	p("jwt", "JWT", "eyJ", `\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`),
@@ -83,7 +83,28 @@ func hasKeyword(s string, pat Pattern) bool {
 	case "bearer":
 		return strings.Contains(s, "earer") || strings.Contains(s, "EARER")
 	case "header-credential":
-		return strings.ContainsAny(s, ":=")
+		return strings.ContainsAny(s, ":=") && (containsFold(s, "key") || containsFold(s, "authorization") || containsFold(s, "cookie"))
 	}
 	return strings.Contains(s, pat.Keyword)
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w in
+// any letter case, without allocating.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }

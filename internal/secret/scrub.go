@@ -16,6 +16,7 @@ const minScrubLen = 6
 // values never leave it. A nil *Scrubber replaces nothing.
 type Scrubber struct {
 	vals   [][]byte // longest first, so a key that contains another wins
+	strs   []string // the same values, for string searches without copies
 	maxLen int
 }
 
@@ -33,6 +34,9 @@ func NewScrubber(secrets ...Secret) *Scrubber {
 		s.maxLen = max(s.maxLen, len(sec.v))
 	}
 	sort.Slice(s.vals, func(i, j int) bool { return len(s.vals[i]) > len(s.vals[j]) })
+	for _, v := range s.vals {
+		s.strs = append(s.strs, string(v))
+	}
 	return s
 }
 
@@ -81,8 +85,8 @@ func (s *Scrubber) String(v string) string {
 	if s.Len() == 0 {
 		return v
 	}
-	for _, val := range s.vals {
-		if strings.Contains(v, string(val)) {
+	for _, val := range s.strs {
+		if strings.Contains(v, val) {
 			return string(s.Bytes([]byte(v)))
 		}
 	}
@@ -114,7 +118,6 @@ type scrubReader struct {
 	s    *Scrubber
 	in   []byte // read from src, not yet decided
 	out  []byte // decided, not yet returned
-	tmp  []byte
 	err  error
 	done bool
 }
@@ -124,11 +127,12 @@ func (r *scrubReader) Read(p []byte) (int, error) {
 		if r.done {
 			return 0, r.err
 		}
-		if r.tmp == nil {
-			r.tmp = make([]byte, 32<<10)
+		// Read straight into in's spare capacity: no intermediate buffer.
+		if cap(r.in)-len(r.in) < 4096 {
+			r.in = append(r.in, make([]byte, max(4096, len(p)))...)[:len(r.in)]
 		}
-		n, err := r.src.Read(r.tmp)
-		r.in = append(r.in, r.tmp[:n]...)
+		n, err := r.src.Read(r.in[len(r.in):cap(r.in)])
+		r.in = r.in[:len(r.in)+n]
 		if err != nil {
 			r.err, r.done = err, true
 		}
