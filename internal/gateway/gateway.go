@@ -19,7 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/policy"
@@ -94,7 +93,7 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 			probs = append(probs, config.Problem{Path: path, Msg: err.Error()})
 			return secret.Secret{}, false
 		}
-		if utf8.RuneCountInString(v.Reveal()) < minKeyLen {
+		if v.Len() < minKeyLen {
 			probs = append(probs, config.Problem{Path: path, Msg: fmt.Sprintf("%s: value is shorter than %d characters", ref, minKeyLen)})
 			return secret.Secret{}, false
 		}

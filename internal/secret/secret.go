@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
+	"unicode/utf8"
 )
 
 // Redacted is what a Secret prints as, whatever the verb or encoder.
@@ -24,6 +25,9 @@ func New(v string) Secret { return Secret{v: v} }
 
 // Reveal returns the value. It is the one door out; grep for it.
 func (s Secret) Reveal() string { return s.v }
+
+// Len is the length of the value in characters (not a way to read it).
+func (s Secret) Len() int { return utf8.RuneCountInString(s.v) }
 
 // IsZero reports whether the secret is empty.
 func (s Secret) IsZero() bool { return s.v == "" }
