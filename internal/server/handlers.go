@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
@@ -26,6 +27,9 @@ type reqInfo struct {
 	proxy     proxy.Info
 	// bodyRead is set once the request body has been read to its end.
 	bodyRead bool
+	// snap is the configuration this request runs on, from start to end,
+	// whatever reloads happen meanwhile.
+	snap *gateway.Snapshot
 }
 
 type infoKey struct{}
@@ -34,11 +38,10 @@ func withInfo(ctx context.Context, i *reqInfo) context.Context {
 	return context.WithValue(ctx, infoKey{}, i)
 }
 
+// infoOf returns the request's info; every request passes withAccessLog,
+// which sets it.
 func infoOf(ctx context.Context) *reqInfo {
-	if i, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
-		return i
-	}
-	return &reqInfo{}
+	return ctx.Value(infoKey{}).(*reqInfo)
 }
 
 // fail writes a client error and notes it for the access log; detail goes
@@ -96,7 +99,7 @@ func credential(r *http.Request) string {
 // compared, in constant time, whatever matched first.
 func (d Deps) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := d.Gateway.Current()
+		snap := infoOf(r.Context()).snap
 		if len(snap.ClientKeys) == 0 && d.InsecureNoAuth {
 			infoOf(r.Context()).principal = "anonymous"
 			next.ServeHTTP(w, r)
@@ -126,7 +129,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 // forward is the handler of every API route.
 func (d Deps) forward(route provider.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := d.Gateway.Current()
+		snap := infoOf(r.Context()).snap
 		limits := snap.Config.Limits
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 			fail(w, r, apierr.UnsupportedMedia, "The request body must be JSON; set Content-Type: application/json.", "")
@@ -198,7 +201,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 // Anthropic's when the client sends anthropic-version (the Anthropic SDK).
 func (d Deps) models() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := d.Gateway.Current()
+		snap := infoOf(r.Context()).snap
 		var v any
 		if r.Header.Get("Anthropic-Version") != "" {
 			type model struct {
@@ -245,7 +248,7 @@ func (d Deps) readyz() http.Handler {
 			fail(w, r, apierr.ShuttingDown, "", "")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "generation": d.Gateway.Current().Generation})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "generation": infoOf(r.Context()).snap.Generation})
 	})
 }
 

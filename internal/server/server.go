@@ -100,7 +100,7 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		snap := s.d.Gateway.Current()
 		rw := &respWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: snap.Config.Timeouts.Write}
-		info := &reqInfo{}
+		info := &reqInfo{snap: snap}
 		r = r.WithContext(withInfo(r.Context(), info))
 		defer func() {
 			status := rw.status
