@@ -15,7 +15,10 @@ func configCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Work with the configuration file",
-		Args:  cobra.NoArgs,
+		// A RunE makes cobra check arguments, so "config chek" is a usage
+		// error rather than help and exit 0.
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
 	var (
 		path      string

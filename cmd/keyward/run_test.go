@@ -40,10 +40,15 @@ type runResult struct {
 	err            error
 }
 
+// runCLI runs a command that must finish on its own. Its context is
+// already cancelled, so a serve that starts when it should have refused
+// returns at once (and fails the test) instead of hanging it.
 func runCLI(t *testing.T, env map[string]string, args ...string) runResult {
 	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), args, mapEnv(env), &stdout, &stderr)
+	err := run(ctx, args, mapEnv(env), &stdout, &stderr)
 	return runResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
 
@@ -144,20 +149,27 @@ func TestUsageErrors(t *testing.T) {
 		name string
 		args []string
 		want string // in the error message
+		bug  string // set while the behaviour is a known bug
 	}{
-		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"unknown root flag", []string{"--frobnicate"}, "unknown flag: --frobnicate"},
-		{"unknown shorthand", []string{"-z"}, "unknown shorthand flag: 'z'"},
-		{"unknown serve flag", []string{"serve", "--frobnicate"}, "unknown flag: --frobnicate"},
-		{"unknown config check flag", []string{"config", "check", "--frobnicate"}, "unknown flag: --frobnicate"},
-		{"unknown config subcommand", []string{"config", "frobnicate"}, `unknown command "frobnicate"`},
-		{"argument to version", []string{"version", "extra"}, `unknown command "extra"`},
-		{"argument to serve", []string{"serve", "extra"}, `unknown command "extra"`},
-		{"flag without value", []string{"serve", "--listen"}, "flag needs an argument"},
-		{"bad bool value", []string{"config", "check", "--no-secrets=maybe"}, "invalid argument"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`, ""},
+		{"unknown root flag", []string{"--frobnicate"}, "unknown flag: --frobnicate", ""},
+		{"unknown shorthand", []string{"-z"}, "unknown shorthand flag: 'z'", ""},
+		{"unknown serve flag", []string{"serve", "--frobnicate"}, "unknown flag: --frobnicate", ""},
+		{"unknown config check flag", []string{"config", "check", "--frobnicate"}, "unknown flag: --frobnicate", ""},
+		{
+			"unknown config subcommand", []string{"config", "chek"}, `unknown command "chek"`, "",
+		},
+		{"argument to version", []string{"version", "extra"}, `unknown command "extra"`, ""},
+		{"argument to serve", []string{"serve", "extra"}, `unknown command "extra"`, ""},
+		{"argument to config check", []string{"config", "check", "extra"}, `unknown command "extra"`, ""},
+		{"flag without value", []string{"serve", "--listen"}, "flag needs an argument", ""},
+		{"bad bool value", []string{"config", "check", "--no-secrets=maybe"}, "invalid argument", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip("BUG: " + tt.bug)
+			}
 			r := runCLI(t, nil, tt.args...)
 			if r.err == nil {
 				t.Fatalf("run %q succeeded, want a usage error", tt.args)
@@ -286,7 +298,7 @@ listn: 127.0.0.1:1
 		{
 			name:    "unknown key",
 			args:    []string{"config", "check", "--config", unknownKey},
-			wantErr: []string{"listn", "unknown key", `did you mean "listen"?`},
+			wantErr: []string{"listn", "unknown key", "known keys: ", "listen"},
 		},
 		{
 			name:    "missing file",
