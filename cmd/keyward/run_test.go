@@ -538,3 +538,19 @@ try:
 		})
 	}
 }
+
+func TestServeRefusesUnenforcedAccessConfig(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "..", "internal", "config", "testdata", "issue4.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "k.yaml")
+	os.WriteFile(path, src, 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = run(ctx, []string{"serve", "--config", path}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "not enforced by this build yet") || exitCode(err) != 2 {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -98,6 +99,9 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	path := configPath(f.config, e.getenv)
 	cfg, err := config.LoadFile(path)
 	if err != nil {
+		return usageError{err}
+	}
+	if err := notYetEnforced(cfg); err != nil {
 		return usageError{err}
 	}
 	if f.listen != "" {
@@ -188,6 +192,32 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		_ = srv.Close()
 	}
 	return nil
+}
+
+// notYetEnforced refuses configuration that loads but that this build does
+// not enforce yet: serving with an access rule silently ignored would be
+// worse than not starting.
+func notYetEnforced(cfg config.Config) error {
+	var parts []string
+	if len(cfg.Auth.JWT) > 0 {
+		parts = append(parts, "auth.jwt")
+	}
+	if cfg.Auth.BrowserTokens.SigningKey != "" || len(cfg.Auth.BrowserTokens.Issuers) > 0 {
+		parts = append(parts, "auth.browser_tokens")
+	}
+	if len(cfg.Auth.AdminKeys) > 0 {
+		parts = append(parts, "auth.admin_keys")
+	}
+	if len(cfg.Plans) > 0 {
+		parts = append(parts, "plans")
+	}
+	if len(cfg.CORS.AllowedOrigins) > 0 {
+		parts = append(parts, "cors")
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("refusing to start: %s not enforced by this build yet", strings.Join(parts, ", "))
 }
 
 // banner tells a person how to call the gateway, without printing a key.

@@ -44,6 +44,130 @@ type Config struct {
 	Retry     Retry      `yaml:"retry"`
 	Log       Log        `yaml:"log"`
 	Reload    Reload     `yaml:"reload"`
+	Store     Store      `yaml:"store"`
+	Auth      Auth       `yaml:"auth"`
+	Plans     []Plan     `yaml:"plans"`
+	CORS      CORS       `yaml:"cors"`
+}
+
+// Store says where keyward keeps virtual keys, users and audit events.
+type Store struct {
+	// Driver is "sqlite" (embedded, the default).
+	Driver string `yaml:"driver"`
+	// Path is the SQLite database file (relative to the working directory).
+	Path string `yaml:"path"`
+}
+
+// Auth configures who may call keyward.
+type Auth struct {
+	// Pepper keys the HMAC-SHA256 under which virtual keys are stored.
+	Pepper Ref `yaml:"pepper"`
+	// AdminKeys are the credentials of the admin API (role admin).
+	AdminKeys []Ref `yaml:"admin_keys"`
+	// JWT accepts the app's own users, signed in with Auth.js, Clerk,
+	// Supabase, Auth0 or any OIDC provider.
+	JWT []JWTIssuer `yaml:"jwt"`
+	// BrowserTokens configures short-lived tokens for browsers.
+	BrowserTokens BrowserTokens `yaml:"browser_tokens"`
+	// DefaultPlan applies to principals that name no plan (static client
+	// keys, virtual keys created without one).
+	DefaultPlan string `yaml:"default_plan"`
+	// FailedPerMinute bounds failed authentications per client IP.
+	FailedPerMinute int `yaml:"failed_per_minute"`
+}
+
+// JWTIssuer is one identity provider whose tokens keyward accepts.
+type JWTIssuer struct {
+	Issuer   string `yaml:"issuer"`
+	Audience string `yaml:"audience"`
+	// JWKSURL is where the issuer publishes its public keys.
+	JWKSURL string `yaml:"jwks_url"`
+	// Secret is an HMAC secret reference (Supabase's legacy JWT secret),
+	// instead of JWKSURL.
+	Secret Ref `yaml:"secret"`
+	// Algorithms allowed for this issuer; never "none", never HMAC with a
+	// JWKS.
+	Algorithms []string `yaml:"algorithms"`
+	// UserClaim is the claim holding the user id (default "sub").
+	UserClaim string `yaml:"user_claim"`
+	// PlanClaim is a dotted claim path holding the plan name, such as
+	// "public_metadata.plan" or "app_metadata.plan".
+	PlanClaim string `yaml:"plan_claim"`
+	// DefaultPlan applies when the plan claim is absent.
+	DefaultPlan string `yaml:"default_plan"`
+	// Leeway tolerates clock skew on exp/nbf/iat (default 30s).
+	Leeway time.Duration `yaml:"leeway"`
+}
+
+// BrowserTokens configures the short-lived tokens browsers use.
+type BrowserTokens struct {
+	// SigningKey is keyward's Ed25519 private key (PKCS#8 PEM).
+	SigningKey Ref `yaml:"signing_key"`
+	// VerificationKeys are older public keys (PEM) still accepted while
+	// tokens they signed live out, for key rotation.
+	VerificationKeys []Ref `yaml:"verification_keys"`
+	// MaxTTL bounds a token's lifetime (at most 15m).
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	// Issuers are app servers that sign tokens offline with their own
+	// Ed25519 keys.
+	Issuers []TokenIssuer `yaml:"issuers"`
+}
+
+// TokenIssuer is an app server allowed to mint browser tokens offline.
+type TokenIssuer struct {
+	// Name is the token's "iss" claim.
+	Name string `yaml:"name"`
+	// PublicKey is the issuer's Ed25519 public key (PEM).
+	PublicKey Ref `yaml:"public_key"`
+	// Plan bounds what its tokens may ask for (default: auth.default_plan).
+	Plan string `yaml:"plan"`
+}
+
+// Plan is what a principal may do.
+type Plan struct {
+	Name string `yaml:"name"`
+	// Models the plan may use (names from models:); empty: all.
+	Models []string `yaml:"models"`
+	// Routes the plan may use (chat, responses, embeddings, messages,
+	// count_tokens, models); empty: all.
+	Routes []string `yaml:"routes"`
+	// Caps below the global limits (0: the global limit).
+	MaxOutputTokens int   `yaml:"max_output_tokens"`
+	MaxPromptChars  int   `yaml:"max_prompt_chars"`
+	MaxBodyBytes    int64 `yaml:"max_body_bytes"`
+	// Rate and spend limits (enforced by the limits issue).
+	RPM         int    `yaml:"rpm"`
+	RPD         int    `yaml:"rpd"`
+	TPM         int    `yaml:"tpm"`
+	Concurrency int    `yaml:"concurrency"`
+	Spend       *Spend `yaml:"spend"`
+}
+
+// Spend caps in US dollars.
+type Spend struct {
+	DailyUSD   float64 `yaml:"daily_usd"`
+	MonthlyUSD float64 `yaml:"monthly_usd"`
+}
+
+// CORS configures browser access.
+type CORS struct {
+	// AllowedOrigins is the explicit list of origins ("https://app.example.com").
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// MaxAge is how long browsers may cache a preflight answer.
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// RouteNames are the route names plans may list.
+var RouteNames = []string{"chat", "responses", "embeddings", "messages", "count_tokens", "models"}
+
+// Plan returns the plan with the given name.
+func (c *Config) Plan(name string) (*Plan, bool) {
+	for i := range c.Plans {
+		if c.Plans[i].Name == name {
+			return &c.Plans[i], true
+		}
+	}
+	return nil, false
 }
 
 // Provider is one upstream account: a kind, where it lives, and its keys.
@@ -261,6 +385,12 @@ func Default() Config {
 		},
 		Log:    Log{Level: "info", Format: "json"},
 		Reload: Reload{PollInterval: 2 * time.Second},
+		Store:  Store{Driver: "sqlite", Path: "keyward.db"},
+		Auth: Auth{
+			BrowserTokens:   BrowserTokens{MaxTTL: 15 * time.Minute},
+			FailedPerMinute: 20,
+		},
+		CORS: CORS{MaxAge: 10 * time.Minute},
 	}
 }
 

@@ -204,3 +204,108 @@ func FuzzParse(f *testing.F) {
 		_, _ = Parse(data) // must not panic or hang
 	})
 }
+
+func TestAccessControlExampleLoads(t *testing.T) {
+	cfg, err := LoadFile("testdata/issue4.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := cfg.Auth.JWT[0]
+	if j.PlanClaim != "public_metadata.plan" || j.DefaultPlan != "free" || j.Algorithms[0] != "RS256" {
+		t.Errorf("jwt = %+v", j)
+	}
+	if cfg.Auth.BrowserTokens.MaxTTL != 15*time.Minute || cfg.Auth.BrowserTokens.SigningKey != "file:/run/secrets/keyward_ed25519.pem" {
+		t.Errorf("browser tokens = %+v", cfg.Auth.BrowserTokens)
+	}
+	if p, ok := cfg.Plan("free"); !ok || p.MaxOutputTokens != 512 || len(p.Models) != 1 {
+		t.Errorf("plan free = %+v", p)
+	}
+	if cfg.CORS.AllowedOrigins[0] != "https://app.example.com" || cfg.Store.Path != "keyward.db" {
+		t.Errorf("cors/store = %+v %+v", cfg.CORS, cfg.Store)
+	}
+}
+
+func TestLimitsPlanFieldsLoad(t *testing.T) {
+	b, _ := os.ReadFile("testdata/issue3.yaml")
+	src := string(b) + `
+plans:
+  - name: free
+    models: [fast]
+    rpm: 5                 # requests per minute
+    rpd: 1000              # requests per day
+    tpm: 20000             # tokens per minute
+    concurrency: 2         # in-flight requests/streams per key
+    spend: {daily_usd: 0.50, monthly_usd: 5}
+`
+	cfg, err := Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cfg.Plan("free")
+	if p.RPM != 5 || p.RPD != 1000 || p.TPM != 20000 || p.Concurrency != 2 || p.Spend.DailyUSD != 0.5 || p.Spend.MonthlyUSD != 5 {
+		t.Errorf("plan = %+v %+v", p, p.Spend)
+	}
+}
+
+func TestAccessControlProblems(t *testing.T) {
+	b, _ := os.ReadFile("testdata/issue3.yaml")
+	src := string(b) + `
+store: {driver: mysql}
+auth:
+  pepper: literal-pepper
+  default_plan: gold
+  failed_per_minute: 0
+  jwt:
+    - issuer: https://a.example
+      jwks_url: https://a.example/jwks.json
+      algorithms: [none, HS256]
+    - issuer: https://a.example
+      secret: env:S
+      jwks_url: https://a.example/jwks
+      algorithms: [RS256]
+      leeway: 1h
+    - issuer: https://b.example
+      algorithms: []
+  browser_tokens:
+    max_ttl: 1h
+    issuers: [{name: keyward, public_key: env:P}]
+plans:
+  - {name: free, models: [gpt-5], routes: [chat, images]}
+  - {name: free, rpm: -1}
+cors:
+  allowed_origins: ["*", "https://app.example.com/path", "app.example.com", "https://ok.example.com"]
+`
+	_, err := Parse([]byte(src))
+	if err == nil {
+		t.Fatal("want error")
+	}
+	for _, want := range []string{
+		"store.driver: must be sqlite",
+		"auth.pepper: must be a reference",
+		`auth.default_plan: no plan is named "gold"`,
+		"auth.failed_per_minute",
+		"auth.jwt[0].algorithms[0]: must be one of",
+		"auth.jwt[0].algorithms[1]: HMAC algorithms cannot be used with a JWKS",
+		`auth.jwt[1].issuer: duplicate issuer`,
+		"auth.jwt[1]: give jwks_url or secret, not both",
+		"auth.jwt[1].leeway",
+		"auth.jwt[2]: needs jwks_url or secret",
+		"auth.jwt[2].algorithms: list the algorithms",
+		"auth.browser_tokens.max_ttl: must be from 1s to 15m",
+		"auth.browser_tokens.issuers[0].name",
+		`plans[0].models[0]: no model is named "gpt-5"`,
+		"plans[0].routes[1]: must be one of",
+		`plans[1].name: duplicate plan name "free"`,
+		"plans[1]: limits must not be negative",
+		"cors.allowed_origins[0]",
+		"cors.allowed_origins[1]",
+		"cors.allowed_origins[2]",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q", want)
+		}
+	}
+	if strings.Contains(err.Error(), "cors.allowed_origins[3]") {
+		t.Error("a valid origin was refused")
+	}
+}

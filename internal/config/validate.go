@@ -155,7 +155,153 @@ func (c Config) validate() []Problem {
 	if c.Reload.PollInterval < 0 {
 		p.add("reload.poll_interval", "must not be negative (0 turns polling off)")
 	}
+	c.validateAccess(&p)
 	return p
+}
+
+// JWTAlgorithms are the signing algorithms an issuer may allow.
+var JWTAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"}
+
+func (c Config) validateAccess(p *problems) {
+	if c.Store.Driver != "sqlite" {
+		p.add("store.driver", "must be sqlite")
+	}
+	if c.Store.Path == "" {
+		p.add("store.path", "is required")
+	}
+	a := c.Auth
+	checkRef := func(path string, r Ref, required bool) {
+		if r == "" {
+			if required {
+				p.add(path, "is required (env:NAME or file:PATH)")
+			}
+			return
+		}
+		if _, err := secret.ParseRef(string(r)); err != nil {
+			p.add(path, "%v", err)
+		}
+	}
+	checkRef("auth.pepper", a.Pepper, false)
+	for i, r := range a.AdminKeys {
+		checkRef(fmt.Sprintf("auth.admin_keys[%d]", i), r, true)
+	}
+	planExists := func(path, name string) {
+		if name == "" {
+			return
+		}
+		if _, ok := c.Plan(name); !ok {
+			p.add(path, "no plan is named %q", name)
+		}
+	}
+	planExists("auth.default_plan", a.DefaultPlan)
+	if a.FailedPerMinute < 1 {
+		p.add("auth.failed_per_minute", "must be at least 1")
+	}
+	issuers := map[string]bool{}
+	for i, j := range a.JWT {
+		path := fmt.Sprintf("auth.jwt[%d]", i)
+		if j.Issuer == "" {
+			p.add(path+".issuer", "is required")
+		} else if issuers[j.Issuer] {
+			p.add(path+".issuer", "duplicate issuer %q", j.Issuer)
+		}
+		issuers[j.Issuer] = true
+		switch {
+		case j.JWKSURL == "" && j.Secret == "":
+			p.add(path, "needs jwks_url or secret")
+		case j.JWKSURL != "" && j.Secret != "":
+			p.add(path, "give jwks_url or secret, not both")
+		case j.JWKSURL != "":
+			if msg := checkBaseURL(j.JWKSURL, false); msg != "" && !strings.Contains(msg, "query") {
+				p.add(path+".jwks_url", "%s", msg)
+			}
+		}
+		checkRef(path+".secret", j.Secret, false)
+		if len(j.Algorithms) == 0 {
+			p.add(path+".algorithms", "list the algorithms the issuer signs with (for example [RS256])")
+		}
+		for k, alg := range j.Algorithms {
+			ap := fmt.Sprintf("%s.algorithms[%d]", path, k)
+			switch {
+			case !slices.Contains(JWTAlgorithms, alg):
+				p.add(ap, "must be one of %s (never none)", strings.Join(JWTAlgorithms, ", "))
+			case strings.HasPrefix(alg, "HS") && j.JWKSURL != "":
+				p.add(ap, "HMAC algorithms cannot be used with a JWKS (algorithm confusion); use secret:")
+			case !strings.HasPrefix(alg, "HS") && j.Secret != "":
+				p.add(ap, "an HMAC secret only verifies HS256/HS384/HS512")
+			}
+		}
+		planExists(path+".default_plan", j.DefaultPlan)
+		if j.Leeway < 0 || j.Leeway > 5*time.Minute {
+			p.add(path+".leeway", "must be from 0 to 5m")
+		}
+	}
+	bt := a.BrowserTokens
+	checkRef("auth.browser_tokens.signing_key", bt.SigningKey, false)
+	for i, r := range bt.VerificationKeys {
+		checkRef(fmt.Sprintf("auth.browser_tokens.verification_keys[%d]", i), r, true)
+	}
+	if bt.MaxTTL <= 0 || bt.MaxTTL > 15*time.Minute {
+		p.add("auth.browser_tokens.max_ttl", "must be from 1s to 15m")
+	}
+	names := map[string]bool{}
+	for i, is := range bt.Issuers {
+		path := fmt.Sprintf("auth.browser_tokens.issuers[%d]", i)
+		if is.Name == "" || is.Name == "keyward" || names[is.Name] {
+			p.add(path+".name", "must be unique, non-empty and not \"keyward\"")
+		}
+		names[is.Name] = true
+		checkRef(path+".public_key", is.PublicKey, true)
+		planExists(path+".plan", is.Plan)
+	}
+
+	planNames := map[string]bool{}
+	for i, pl := range c.Plans {
+		path := fmt.Sprintf("plans[%d]", i)
+		if pl.Name == "" || !nameRE.MatchString(pl.Name) {
+			p.add(path+".name", "is required: letters, digits and . _ : / -")
+		} else if planNames[pl.Name] {
+			p.add(path+".name", "duplicate plan name %q", pl.Name)
+		}
+		planNames[pl.Name] = true
+		for j, m := range pl.Models {
+			if !slices.ContainsFunc(c.Models, func(x Model) bool { return x.Name == m }) {
+				p.add(fmt.Sprintf("%s.models[%d]", path, j), "no model is named %q", m)
+			}
+		}
+		for j, r := range pl.Routes {
+			if !slices.Contains(RouteNames, r) {
+				p.add(fmt.Sprintf("%s.routes[%d]", path, j), "must be one of %s", strings.Join(RouteNames, ", "))
+			}
+		}
+		if pl.MaxOutputTokens < 0 || pl.MaxPromptChars < 0 || pl.MaxBodyBytes < 0 || pl.RPM < 0 || pl.RPD < 0 || pl.TPM < 0 || pl.Concurrency < 0 {
+			p.add(path, "limits must not be negative")
+		}
+		if pl.Spend != nil && (pl.Spend.DailyUSD < 0 || pl.Spend.MonthlyUSD < 0) {
+			p.add(path+".spend", "must not be negative")
+		}
+	}
+
+	for i, o := range c.CORS.AllowedOrigins {
+		if !validOrigin(o) {
+			p.add(fmt.Sprintf("cors.allowed_origins[%d]", i), "must be an origin such as https://app.example.com (scheme and host, no path; * is not allowed)")
+		}
+	}
+	if c.CORS.MaxAge < 0 || c.CORS.MaxAge > 24*time.Hour {
+		p.add("cors.max_age", "must be from 0 to 24h")
+	}
+}
+
+// validOrigin accepts scheme://host[:port] with nothing else.
+func validOrigin(o string) bool {
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return false
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return false
+	}
+	return strings.TrimSuffix(o, "/") == u.Scheme+"://"+u.Host && !strings.Contains(u.Host, "*")
 }
 
 func (pr Provider) validate(path string, p *problems) {
