@@ -6,6 +6,7 @@
 package secret
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
@@ -47,6 +48,14 @@ func (s Secret) Matches(candidate string) bool {
 	a := sha256.Sum256([]byte(s.v))
 	b := sha256.Sum256([]byte(candidate))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// HMAC returns HMAC-SHA256 of msg keyed with the secret (a pepper), without
+// the value leaving this package.
+func (s Secret) HMAC(msg []byte) []byte {
+	m := hmac.New(sha256.New, []byte(s.v))
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // String implements fmt.Stringer.

@@ -209,3 +209,10 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	c.b = c.b[n:]
 	return n, nil
 }
+
+func TestHMAC(t *testing.T) {
+	a, b := New("pepper-one-123"), New("pepper-two-456")
+	if bytes.Equal(a.HMAC([]byte("k")), b.HMAC([]byte("k"))) || !bytes.Equal(a.HMAC([]byte("k")), a.HMAC([]byte("k"))) || len(a.HMAC(nil)) != 32 {
+		t.Fatal("HMAC must be keyed and deterministic")
+	}
+}

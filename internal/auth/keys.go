@@ -1,0 +1,275 @@
+// Package auth decides who is calling: keyward's stored virtual keys,
+// static client keys from the configuration, the app's own users' JWTs and
+// short-lived browser tokens all resolve to a Principal with exactly one
+// plan. Nothing here logs or returns a presented credential.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/vkey"
+)
+
+// Why a credential was refused. Clients get one 401 for all of them; the
+// log says which.
+var (
+	ErrUnknown  = errors.New("unknown key")
+	ErrRevoked  = errors.New("revoked key")
+	ErrExpired  = errors.New("expired key")
+	ErrNoPepper = errors.New("auth.pepper is not configured: virtual keys need it (env:NAME or file:PATH)")
+)
+
+// KeyStore is what the key manager needs from the store.
+type KeyStore interface {
+	store.Keys
+	store.Audit
+}
+
+// Keys manages virtual keys: creation (shown once), lookup by keyed hash
+// with a short cache, revocation, rotation with a grace period, and
+// batched last-use updates.
+type Keys struct {
+	st     KeyStore
+	pepper secret.Secret
+	now    func() time.Time
+	log    *slog.Logger
+	// ttl bounds how stale a cached lookup may be: a revocation takes
+	// effect within it, in every process.
+	ttl time.Duration
+
+	mu      sync.Mutex
+	cache   map[string]cached // by hex hash
+	touched map[string]time.Time
+}
+
+type cached struct {
+	key     store.Key
+	err     error
+	fetched time.Time
+}
+
+// KeysOptions configure a Keys.
+type KeysOptions struct {
+	Pepper secret.Secret
+	Now    func() time.Time
+	Logger *slog.Logger
+	// CacheTTL defaults to 1s.
+	CacheTTL time.Duration
+}
+
+// NewKeys returns a key manager over st.
+func NewKeys(st KeyStore, o KeysOptions) *Keys {
+	k := &Keys{st: st, pepper: o.Pepper, now: o.Now, log: o.Logger, ttl: o.CacheTTL,
+		cache: map[string]cached{}, touched: map[string]time.Time{}}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	if k.log == nil {
+		k.log = slog.New(slog.DiscardHandler)
+	}
+	if k.ttl <= 0 {
+		k.ttl = time.Second
+	}
+	return k
+}
+
+// Enabled reports whether virtual keys can be used (a pepper is set).
+func (k *Keys) Enabled() bool { return !k.pepper.IsZero() }
+
+func (k *Keys) hash(key string) []byte { return k.pepper.HMAC([]byte(key)) }
+
+// CreateOptions describe a new key.
+type CreateOptions struct {
+	Name   string
+	User   string
+	Plan   string
+	Scopes []string
+	// TTL is the key's lifetime (0: no expiry).
+	TTL  time.Duration
+	Test bool
+	// Actor is who asks, for the audit log ("cli", "admin:…").
+	Actor string
+	// rotatedFrom links a rotation.
+	rotatedFrom string
+}
+
+// Create makes a key and returns its record and the key itself — the only
+// time the key exists outside the caller's hands.
+func (k *Keys) Create(ctx context.Context, o CreateOptions) (store.Key, string, error) {
+	if !k.Enabled() {
+		return store.Key{}, "", ErrNoPepper
+	}
+	if strings.TrimSpace(o.Name) == "" {
+		return store.Key{}, "", errors.New("a key needs a name")
+	}
+	plain, err := vkey.New(!o.Test)
+	if err != nil {
+		return store.Key{}, "", err
+	}
+	now := k.now().UTC()
+	rec := store.Key{
+		ID: newID(), Name: o.Name, Hash: k.hash(plain), Prefix: plain[:12],
+		User: o.User, Plan: o.Plan, Scopes: o.Scopes, Test: o.Test, CreatedAt: now, RotatedFrom: o.rotatedFrom,
+	}
+	if o.TTL > 0 {
+		rec.ExpiresAt = now.Add(o.TTL)
+	}
+	if err := k.st.CreateKey(ctx, rec); err != nil {
+		return store.Key{}, "", fmt.Errorf("create key: %w", err)
+	}
+	k.audit(ctx, "key.created", o.Actor, rec.ID, fmt.Sprintf("name=%q user=%q plan=%q", o.Name, o.User, o.Plan))
+	return rec, plain, nil
+}
+
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "key_" + hex.EncodeToString(b[:])
+}
+
+func (k *Keys) audit(ctx context.Context, kind, actor, subject, detail string) {
+	if err := k.st.AppendEvent(ctx, store.Event{At: k.now().UTC(), Kind: kind, Actor: actor, Subject: subject, Detail: detail}); err != nil {
+		k.log.Error("audit event lost", "kind", kind, "subject", subject, "err", err)
+	}
+}
+
+// Authenticate resolves a presented key to its record. A string that is
+// not a well-formed keyward key fails without a store lookup.
+func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, error) {
+	if !k.Enabled() || !vkey.Valid(presented) {
+		return store.Key{}, ErrUnknown
+	}
+	h := k.hash(presented)
+	hx := hex.EncodeToString(h)
+	now := k.now()
+	k.mu.Lock()
+	c, ok := k.cache[hx]
+	k.mu.Unlock()
+	if !ok || now.Sub(c.fetched) >= k.ttl || now.Before(c.fetched) {
+		rec, err := k.st.KeyByHash(ctx, h)
+		if errors.Is(err, store.ErrNotFound) {
+			err = ErrUnknown
+		}
+		if err != nil && !errors.Is(err, ErrUnknown) {
+			return store.Key{}, fmt.Errorf("look up key: %w", err)
+		}
+		c = cached{key: rec, err: err, fetched: now}
+		k.mu.Lock()
+		if len(k.cache) > 100_000 {
+			clear(k.cache) // bound memory against floods of valid-looking keys
+		}
+		k.cache[hx] = c
+		k.mu.Unlock()
+	}
+	if c.err != nil {
+		return store.Key{}, c.err
+	}
+	switch {
+	case !c.key.RevokedAt.IsZero():
+		return store.Key{}, ErrRevoked
+	case !c.key.ExpiresAt.IsZero() && !now.Before(c.key.ExpiresAt):
+		return store.Key{}, ErrExpired
+	}
+	k.mu.Lock()
+	k.touched[c.key.ID] = now
+	k.mu.Unlock()
+	return c.key, nil
+}
+
+// Revoke revokes a key at once (other processes see it within the cache
+// TTL).
+func (k *Keys) Revoke(ctx context.Context, id, actor string) error {
+	if err := k.st.RevokeKey(ctx, id, k.now().UTC()); err != nil {
+		return err
+	}
+	k.forget(id)
+	k.audit(ctx, "key.revoked", actor, id, "")
+	return nil
+}
+
+// Rotate makes a new key with the old one's name, owner, plan and scopes;
+// the old key stays valid for grace, then expires.
+func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration, actor string) (store.Key, string, error) {
+	old, err := k.st.KeyByID(ctx, id)
+	if err != nil {
+		return store.Key{}, "", err
+	}
+	if !old.Active(k.now()) {
+		return store.Key{}, "", fmt.Errorf("key %s is revoked or expired", id)
+	}
+	o := CreateOptions{Name: old.Name, User: old.User, Plan: old.Plan, Scopes: old.Scopes, Test: old.Test, Actor: actor, rotatedFrom: old.ID}
+	if !old.ExpiresAt.IsZero() {
+		o.TTL = old.ExpiresAt.Sub(old.CreatedAt)
+	}
+	rec, plain, err := k.Create(ctx, o)
+	if err != nil {
+		return store.Key{}, "", err
+	}
+	if err := k.st.ExpireKey(ctx, id, k.now().UTC().Add(grace)); err != nil {
+		return store.Key{}, "", err
+	}
+	k.forget(id)
+	k.audit(ctx, "key.rotated", actor, id, "new="+rec.ID+" grace="+grace.String())
+	return rec, plain, nil
+}
+
+func (k *Keys) forget(id string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for h, c := range k.cache {
+		if c.key.ID == id {
+			delete(k.cache, h)
+		}
+	}
+}
+
+// List returns keys (never the keys themselves: they are not stored).
+func (k *Keys) List(ctx context.Context, f store.KeyFilter) ([]store.Key, error) {
+	return k.st.ListKeys(ctx, f)
+}
+
+// Flush writes the batched last-use times.
+func (k *Keys) Flush(ctx context.Context) error {
+	k.mu.Lock()
+	batch := k.touched
+	k.touched = map[string]time.Time{}
+	k.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	return k.st.TouchKeys(ctx, batch)
+}
+
+// RunFlusher flushes last-use times every interval until ctx ends, then
+// once more.
+func (k *Keys) RunFlusher(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := k.Flush(context.WithoutCancel(ctx)); err != nil {
+				k.log.Error("last-use flush failed", "err", err)
+			}
+			return
+		case <-t.C:
+			if err := k.Flush(ctx); err != nil {
+				k.log.Warn("last-use flush failed", "err", err)
+			}
+		}
+	}
+}
+
+// HasScope reports whether scopes grant s.
+func HasScope(scopes []string, s string) bool { return slices.Contains(scopes, s) }
