@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/provider"
@@ -25,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/store/sqlite"
 )
 
 // configPath picks the configuration file: the flag, $KEYWARD_CONFIG, or
@@ -110,9 +112,9 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 			return usageError{err}
 		}
 	}
-	if len(cfg.Clients.Keys) == 0 {
+	if !gateway.HasClientAuth(cfg) {
 		if !f.insecureNoAuth {
-			return usageError{errors.New("refusing to start: no client authentication is configured; add clients.keys (env:NAME or file:PATH), or pass --insecure-no-auth to serve on a loopback address without it")}
+			return usageError{errors.New("refusing to start: no client authentication is configured; add clients.keys (env:NAME or file:PATH) or auth.pepper for virtual keys, or pass --insecure-no-auth to serve on a loopback address without it")}
 		}
 		if !gateway.IsLoopback(cfg.Listen) {
 			return usageError{fmt.Errorf("refusing to start: --insecure-no-auth is allowed only on a loopback address, not %s", cfg.Listen)}
@@ -132,9 +134,25 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	if err != nil {
 		return usageError{err}
 	}
+	// Virtual keys need the store; without a pepper it is not opened (and
+	// no database file is created).
+	var keys *auth.Keys
+	if pepper := gw.Current().Pepper; !pepper.IsZero() {
+		db, err := sqlite.Open(ctx, cfg.StorePath(path))
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		defer db.Close()
+		keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
+		fctx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
+		flushed := make(chan struct{})
+		go func() { keys.RunFlusher(fctx, 10*time.Second); close(flushed) }()
+		defer func() { cancelFlush(); <-flushed }()
+	}
 	draining := new(atomic.Bool)
 	handler := server.New(server.Deps{
 		Gateway:        gw,
+		Keys:           keys,
 		Forwarder:      proxy.New(proxy.Options{Logger: log}),
 		Logger:         log,
 		InsecureNoAuth: f.insecureNoAuth,
@@ -207,9 +225,6 @@ func notYetEnforced(cfg config.Config) error {
 	}
 	if len(cfg.Auth.AdminKeys) > 0 {
 		parts = append(parts, "auth.admin_keys")
-	}
-	if len(cfg.Plans) > 0 {
-		parts = append(parts, "plans")
 	}
 	if len(cfg.CORS.AllowedOrigins) > 0 {
 		parts = append(parts, "cors")

@@ -42,6 +42,7 @@ const (
 	UpstreamUnavailable  Code = "upstream_unavailable"
 	UpstreamTimeout      Code = "upstream_timeout"
 	ShuttingDown         Code = "shutting_down"
+	Unavailable          Code = "unavailable"
 	Internal             Code = "internal_error"
 )
 
@@ -77,6 +78,7 @@ var specs = map[Code]spec{
 	UpstreamUnavailable:  {503, "server_error", "overloaded_error", "The provider is unavailable; retry later."},
 	UpstreamTimeout:      {504, "timeout_error", "timeout_error", "The provider did not answer in time."},
 	ShuttingDown:         {503, "server_error", "overloaded_error", "The gateway is shutting down; retry."},
+	Unavailable:          {503, "server_error", "api_error", "The gateway cannot serve this request right now; retry."},
 	Internal:             {500, "server_error", "api_error", "Internal error."},
 }
 

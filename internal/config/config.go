@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -155,6 +156,15 @@ type CORS struct {
 	AllowedOrigins []string `yaml:"allowed_origins"`
 	// MaxAge is how long browsers may cache a preflight answer.
 	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// StorePath is the database path, a relative one taken from the directory
+// of the configuration file (as file: references are).
+func (c *Config) StorePath(configPath string) string {
+	if filepath.IsAbs(c.Store.Path) || configPath == "" {
+		return c.Store.Path
+	}
+	return filepath.Join(filepath.Dir(configPath), c.Store.Path)
 }
 
 // RouteNames are the route names plans may list.

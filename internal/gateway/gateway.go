@@ -46,6 +46,10 @@ type Snapshot struct {
 	// ModelNames are the configured names in configuration order.
 	ModelNames []string
 	ClientKeys []secret.Secret
+	// Pepper keys the hashes of virtual keys (zero when not configured).
+	Pepper secret.Secret
+	// AdminKeys are the admin API's credentials.
+	AdminKeys []secret.Secret
 	// Scrub replaces every configured secret value (provider and client
 	// keys) wherever a response or log line might carry one.
 	Scrub *secret.Scrubber
@@ -55,8 +59,11 @@ type Snapshot struct {
 }
 
 // Limits returns the request limits of the snapshot.
-func (s *Snapshot) Limits() policy.Limits {
-	l := s.Config.Limits
+func (s *Snapshot) Limits() policy.Limits { return PolicyLimits(s.Config.Limits) }
+
+// PolicyLimits converts configured limits (possibly narrowed by a plan)
+// into what the request parser checks.
+func PolicyLimits(l config.Limits) policy.Limits {
 	return policy.Limits{
 		MaxPromptChars:  l.MaxPromptChars,
 		MaxOutputTokens: l.MaxOutputTokens,
@@ -140,6 +147,22 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 			s.ClientKeys = append(s.ClientKeys, v)
 		}
 	}
+	loadRef := func(path string, ref config.Ref) (secret.Secret, bool) {
+		r, err := secret.ParseRef(string(ref))
+		if err != nil {
+			probs = append(probs, config.Problem{Path: path, Msg: err.Error()})
+			return secret.Secret{}, false
+		}
+		return load(path, r)
+	}
+	if cfg.Auth.Pepper != "" {
+		s.Pepper, _ = loadRef("auth.pepper", cfg.Auth.Pepper)
+	}
+	for i, ref := range cfg.Auth.AdminKeys {
+		if v, ok := loadRef(fmt.Sprintf("auth.admin_keys[%d]", i), ref); ok {
+			s.AdminKeys = append(s.AdminKeys, v)
+		}
+	}
 	for _, m := range cfg.Models {
 		s.ModelNames = append(s.ModelNames, m.Name)
 		for _, t := range m.Targets {
@@ -221,7 +244,7 @@ func New(cfg config.Config, o Options) (*Gateway, error) {
 }
 
 func (g *Gateway) build(cfg config.Config, prev *Snapshot) (*Snapshot, error) {
-	if g.needAuth && len(cfg.Clients.Keys) == 0 {
+	if g.needAuth && !HasClientAuth(cfg) {
 		return nil, ErrNoAuth
 	}
 	return Build(cfg, g.loader, g.transport, prev)
@@ -236,6 +259,10 @@ func (g *Gateway) install(s *Snapshot) {
 	if g.scrubber != nil {
 		var all []secret.Secret
 		all = append(all, s.ClientKeys...)
+		all = append(all, s.AdminKeys...)
+		if !s.Pepper.IsZero() {
+			all = append(all, s.Pepper)
+		}
 		for _, p := range s.Providers {
 			for _, k := range p.Pool().Keys() {
 				all = append(all, k.Secret())
@@ -265,6 +292,9 @@ func (g *Gateway) Reload(reason string) error {
 	if err != nil {
 		g.log.Error("reload failed; keeping the running configuration", "reason", reason, "err", err)
 		return err
+	}
+	if !s.Pepper.Equal(old.Pepper) {
+		g.log.Warn("auth.pepper changed; virtual keys use the new one only after a restart")
 	}
 	if cfg.Listen != old.Config.Listen {
 		g.log.Warn("listen address changed; it takes effect on restart", "running", old.Config.Listen, "configured", cfg.Listen)
@@ -340,4 +370,10 @@ func IsLoopback(addr string) bool {
 }
 
 // ErrNoAuth is returned when no client authentication is configured.
-var ErrNoAuth = errors.New("no client authentication configured (clients.keys is empty)")
+var ErrNoAuth = errors.New("no client authentication configured (set clients.keys, or auth.pepper for virtual keys)")
+
+// HasClientAuth reports whether a configuration authenticates callers at
+// all: static client keys, or virtual keys (a pepper).
+func HasClientAuth(cfg config.Config) bool {
+	return len(cfg.Clients.Keys) > 0 || cfg.Auth.Pepper != ""
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -11,16 +12,19 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
+	"github.com/keyward/keyward/internal/vkey"
 )
 
 // reqInfo collects what the access log reports about a request.
 type reqInfo struct {
-	principal string
+	principal auth.Principal
+	grant     auth.Grant
 	model     string
 	code      apierr.Code
 	detail    string
@@ -100,37 +104,72 @@ func credential(r *http.Request) string {
 func (d Deps) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		snap := infoOf(r.Context()).snap
-		if len(snap.ClientKeys) == 0 && d.InsecureNoAuth {
-			infoOf(r.Context()).principal = "anonymous"
-			next.ServeHTTP(w, r)
+		info := infoOf(r.Context())
+		p, reason, err := d.principal(r, snap)
+		if err != nil {
+			d.Logger.Error("authentication failed on a store error", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
+			fail(w, r, apierr.Unavailable, "", "store error")
 			return
 		}
-		cred := credential(r)
-		match := -1
-		for i, k := range snap.ClientKeys {
-			if k.Matches(cred) && match < 0 {
-				match = i
-			}
-		}
-		if cred == "" || match < 0 {
-			reason := "unknown key"
-			if cred == "" {
-				reason = "no credential"
-			}
+		if reason != "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
 			fail(w, r, apierr.Unauthorized, "", reason)
 			return
 		}
-		infoOf(r.Context()).principal = "client:" + string(snap.Config.Clients.Keys[match])
+		info.principal = p
+		g, ok := auth.GrantFor(&snap.Config, p)
+		if !ok {
+			fail(w, r, apierr.Forbidden, "This credential's plan is not configured.", "plan "+p.Plan)
+			return
+		}
+		info.grant = g
 		next.ServeHTTP(w, r)
 	})
+}
+
+// principal identifies the caller: a virtual key (by shape), else a static
+// client key, else anonymous when allowed. reason says why it was refused
+// (for the log); err is a store failure.
+func (d Deps) principal(r *http.Request, snap *gateway.Snapshot) (p auth.Principal, reason string, err error) {
+	if len(snap.ClientKeys) == 0 && snap.Pepper.IsZero() && d.InsecureNoAuth {
+		return auth.Principal{Kind: auth.KindAnonymous, ID: "anonymous"}, "", nil
+	}
+	cred := credential(r)
+	if cred == "" {
+		return p, "no credential", nil
+	}
+	if vkey.Valid(cred) && d.Keys != nil {
+		rec, err := d.Keys.Authenticate(r.Context(), cred)
+		switch {
+		case errors.Is(err, auth.ErrUnknown), errors.Is(err, auth.ErrRevoked), errors.Is(err, auth.ErrExpired):
+			return p, err.Error(), nil
+		case err != nil:
+			return p, "", err
+		}
+		return auth.Principal{Kind: auth.KindVirtualKey, ID: "key:" + rec.ID, User: rec.User, Plan: rec.Plan, Scopes: rec.Scopes}, "", nil
+	}
+	match := -1
+	for i, k := range snap.ClientKeys {
+		if k.Matches(cred) && match < 0 {
+			match = i
+		}
+	}
+	if match < 0 {
+		return p, "unknown key", nil
+	}
+	return auth.Principal{Kind: auth.KindClientKey, ID: "client:" + string(snap.Config.Clients.Keys[match])}, "", nil
 }
 
 // forward is the handler of every API route.
 func (d Deps) forward(route provider.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := infoOf(r.Context()).snap
-		limits := snap.Config.Limits
+		info := infoOf(r.Context())
+		snap := info.snap
+		if !info.grant.AllowsRoute(route.String()) {
+			fail(w, r, apierr.ForbiddenRoute, fmt.Sprintf("This credential may not use %s.", r.URL.Path), "")
+			return
+		}
+		limits := info.grant.Limits(snap.Config.Limits)
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 			fail(w, r, apierr.UnsupportedMedia, "The request body must be JSON; set Content-Type: application/json.", "")
 			return
@@ -143,17 +182,20 @@ func (d Deps) forward(route provider.Route) http.Handler {
 		if !ok {
 			return
 		}
-		req, err := policy.Parse(route, body, snap.Limits())
+		req, err := policy.Parse(route, body, gateway.PolicyLimits(limits))
 		if err != nil {
 			pe := err.(*policy.Error)
 			fail(w, r, pe.Code, pe.Message, "")
 			return
 		}
-		info := infoOf(r.Context())
 		info.model = safeName(snap.Scrub.String(req.Model))
 		targets := snap.Models[req.Model]
 		if len(targets) == 0 {
 			fail(w, r, apierr.ModelNotFound, fmt.Sprintf("The model %q is not configured; GET /v1/models lists the models you can use.", info.model), "")
+			return
+		}
+		if !info.grant.AllowsModel(req.Model) {
+			fail(w, r, apierr.ForbiddenModel, fmt.Sprintf("This credential may not use the model %q.", info.model), "")
 			return
 		}
 		var usable = targets[:0:0]
@@ -201,7 +243,18 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 // Anthropic's when the client sends anthropic-version (the Anthropic SDK).
 func (d Deps) models() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := infoOf(r.Context()).snap
+		info := infoOf(r.Context())
+		snap := info.snap
+		if !info.grant.AllowsRoute("models") {
+			fail(w, r, apierr.ForbiddenRoute, "This credential may not list models.", "")
+			return
+		}
+		var names []string
+		for _, n := range snap.ModelNames {
+			if info.grant.AllowsModel(n) {
+				names = append(names, n)
+			}
+		}
 		var v any
 		if r.Header.Get("Anthropic-Version") != "" {
 			type model struct {
@@ -210,8 +263,8 @@ func (d Deps) models() http.Handler {
 				DisplayName string `json:"display_name"`
 				CreatedAt   string `json:"created_at"`
 			}
-			data := make([]model, 0, len(snap.ModelNames))
-			for _, n := range snap.ModelNames {
+			data := make([]model, 0, len(names))
+			for _, n := range names {
 				data = append(data, model{"model", n, n, "2026-01-01T00:00:00Z"})
 			}
 			var first, last *string
@@ -226,8 +279,8 @@ func (d Deps) models() http.Handler {
 				Created int64  `json:"created"`
 				OwnedBy string `json:"owned_by"`
 			}
-			data := make([]model, 0, len(snap.ModelNames))
-			for _, n := range snap.ModelNames {
+			data := make([]model, 0, len(names))
+			for _, n := range names {
 				data = append(data, model{n, "model", 0, "keyward"})
 			}
 			v = map[string]any{"object": "list", "data": data}

@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
+	"github.com/keyward/keyward/internal/store/sqlite"
 )
 
 // Canary keys: shaped like real keys, never real. The Azure one has no
@@ -59,6 +61,8 @@ type harness struct {
 	gw      *gateway.Gateway
 	srv     *httptest.Server
 	logs    *syncBuffer
+	db      *sqlite.DB
+	keys    *auth.Keys // set when the configuration has a pepper
 }
 
 // newHarness writes cfgYAML (with {{UPSTREAM}} replaced) and files, and
@@ -89,7 +93,16 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler := New(Deps{Gateway: h.gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	if pepper := h.gw.Current().Pepper; !pepper.IsZero() {
+		db, err := sqlite.Open(context.Background(), filepath.Join(h.dir, "keyward.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		h.db = db
+		h.keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
+	}
+	handler := New(Deps{Gateway: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log})
 	h.srv = httptest.NewUnstartedServer(handler)
 	h.srv.Config.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	h.srv.Start()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/proxy"
 )
@@ -23,7 +24,9 @@ import (
 type Deps struct {
 	Gateway   *gateway.Gateway
 	Forwarder *proxy.Forwarder
-	Logger    *slog.Logger
+	// Keys checks virtual keys (nil: none are accepted).
+	Keys   *auth.Keys
+	Logger *slog.Logger
 	// InsecureNoAuth serves without client credentials when none are
 	// configured (the serve command allows it on loopback only).
 	InsecureNoAuth bool
@@ -115,8 +118,8 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 				slog.Int64("bytes", rw.bytes),
 				slog.Duration("duration", time.Since(start)),
 			}
-			if info.principal != "" {
-				attrs = append(attrs, slog.String("principal", info.principal))
+			if info.principal.ID != "" {
+				attrs = append(attrs, slog.String("principal", info.principal.ID))
 			}
 			if info.model != "" {
 				p := info.proxy

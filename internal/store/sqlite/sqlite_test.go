@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -45,7 +46,15 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 }
 
 func TestOpenBadPath(t *testing.T) {
-	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "missing-dir", "x", "k.db")); err == nil {
-		t.Fatal("want error")
+	dir := t.TempDir()
+	if db, err := Open(context.Background(), filepath.Join(dir, "new", "sub", "k.db")); err != nil {
+		t.Fatalf("directories are created: %v", err)
+	} else {
+		db.Close()
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := Open(context.Background(), filepath.Join(file, "k.db")); err == nil {
+		t.Fatal("a path under a file must fail")
 	}
 }

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/store/sqlite"
+)
+
+// keyEnv is what the key commands share: the configuration, the store and
+// the key manager.
+type keyEnv struct {
+	cfg  config.Config
+	db   *sqlite.DB
+	keys *auth.Keys
+}
+
+func openKeys(ctx context.Context, e env, cfgFlag string) (*keyEnv, error) {
+	path := configPath(cfgFlag, e.getenv)
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	var pepper secret.Secret
+	if cfg.Auth.Pepper != "" {
+		ref, err := secret.ParseRef(string(cfg.Auth.Pepper))
+		if err == nil {
+			pepper, err = secret.Loader{Getenv: e.getenv, BaseDir: filepath.Dir(path)}.Load(ref)
+		}
+		if err != nil {
+			return nil, usageError{fmt.Errorf("auth.pepper: %w", err)}
+		}
+	}
+	db, err := sqlite.Open(ctx, cfg.StorePath(path))
+	if err != nil {
+		return nil, err
+	}
+	return &keyEnv{cfg: cfg, db: db, keys: auth.NewKeys(db, auth.KeysOptions{Pepper: pepper})}, nil
+}
+
+func keysCmd(e env) *cobra.Command {
+	var cfgFlag string
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Create, list, revoke and rotate virtual keys",
+		Long: `Virtual keys (kw_live_…, kw_test_…) are what your servers use to call keyward.
+A key is shown once, at creation; keyward stores only a keyed hash of it.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	cmd.PersistentFlags().StringVarP(&cfgFlag, "config", "c", "", "configuration file (default $KEYWARD_CONFIG or keyward.yaml)")
+
+	var (
+		name, plan, user string
+		expires          time.Duration
+		scopes           []string
+		asJSON, test     bool
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a key and print it (once)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ke, err := openKeys(c.Context(), e, cfgFlag)
+			if err != nil {
+				return err
+			}
+			defer ke.db.Close()
+			if err := checkGrant(ke.cfg, plan, scopes); err != nil {
+				return usageError{err}
+			}
+			if expires < 0 {
+				return usageError{errors.New("--expires must not be negative")}
+			}
+			rec, plain, err := ke.keys.Create(c.Context(), auth.CreateOptions{Name: name, User: user, Plan: plan, Scopes: scopes, TTL: expires, Test: test, Actor: "cli"})
+			if errors.Is(err, auth.ErrNoPepper) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(e.stdout).Encode(map[string]any{"id": rec.ID, "key": plain, "name": rec.Name, "plan": rec.Plan, "user": rec.User, "expires_at": optTime(rec.ExpiresAt)})
+			}
+			fmt.Fprintf(e.stdout, "Created %s (%s).\n\n  %s\n\nStore it now: keyward does not keep it and cannot show it again.\n", rec.ID, rec.Name, plain)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "what the key is for (required)")
+	create.Flags().StringVar(&plan, "plan", "", "plan name from the configuration (required)")
+	create.Flags().StringVar(&user, "user", "", "owning user id")
+	create.Flags().DurationVar(&expires, "expires", 0, "lifetime, e.g. 720h (default: no expiry)")
+	create.Flags().StringSliceVar(&scopes, "scope", nil, "scope to grant (repeatable): tokens:mint, model:NAME, route:NAME")
+	create.Flags().BoolVar(&asJSON, "json", false, `print {"id":…,"key":…} as JSON`)
+	create.Flags().BoolVar(&test, "test", false, "make a kw_test_ key")
+	_ = create.MarkFlagRequired("name")
+	_ = create.MarkFlagRequired("plan")
+
+	var listJSON, all bool
+	var listUser string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List keys (never the keys themselves)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ke, err := openKeys(c.Context(), e, cfgFlag)
+			if err != nil {
+				return err
+			}
+			defer ke.db.Close()
+			ks, err := ke.keys.List(c.Context(), store.KeyFilter{User: listUser, IncludeRevoked: all})
+			if err != nil {
+				return err
+			}
+			if listJSON {
+				out := make([]map[string]any, 0, len(ks))
+				for _, k := range ks {
+					out = append(out, keyJSON(k))
+				}
+				return json.NewEncoder(e.stdout).Encode(out)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tUSER\tPLAN\tSCOPES\tCREATED\tEXPIRES\tLAST USED\tSTATUS")
+			now := time.Now()
+			for _, k := range ks {
+				fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, dash(k.User), dash(k.Plan),
+					dash(strings.Join(k.Scopes, ",")), day(k.CreatedAt), day(k.ExpiresAt), day(k.LastUsedAt), status(k, now))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
+	list.Flags().BoolVar(&all, "all", false, "include revoked keys")
+	list.Flags().StringVar(&listUser, "user", "", "only this user's keys")
+
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a key (refused within a second everywhere)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ke, err := openKeys(c.Context(), e, cfgFlag)
+			if err != nil {
+				return err
+			}
+			defer ke.db.Close()
+			if err := ke.keys.Revoke(c.Context(), args[0], "cli"); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return usageError{fmt.Errorf("no key %q", args[0])}
+				}
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Revoked %s.\n", args[0])
+			return nil
+		},
+	}
+
+	var grace time.Duration
+	var rotJSON bool
+	rotate := &cobra.Command{
+		Use:   "rotate ID",
+		Short: "Replace a key; the old one keeps working for the grace period",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ke, err := openKeys(c.Context(), e, cfgFlag)
+			if err != nil {
+				return err
+			}
+			defer ke.db.Close()
+			if grace < 0 {
+				return usageError{errors.New("--grace must not be negative")}
+			}
+			rec, plain, err := ke.keys.Rotate(c.Context(), args[0], grace, "cli")
+			if errors.Is(err, store.ErrNotFound) {
+				return usageError{fmt.Errorf("no key %q", args[0])}
+			}
+			if err != nil {
+				return err
+			}
+			if rotJSON {
+				return json.NewEncoder(e.stdout).Encode(map[string]any{"id": rec.ID, "key": plain, "replaces": args[0], "old_expires_at": time.Now().Add(grace).UTC()})
+			}
+			fmt.Fprintf(e.stdout, "Created %s to replace %s; %s stays valid for %s.\n\n  %s\n\nStore it now: keyward does not keep it and cannot show it again.\n", rec.ID, args[0], args[0], grace, plain)
+			return nil
+		},
+	}
+	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the old key stays valid")
+	rotate.Flags().BoolVar(&rotJSON, "json", false, "print JSON")
+
+	cmd.AddCommand(create, list, revoke, rotate)
+	return cmd
+}
+
+// checkGrant refuses plans and scopes the configuration does not know.
+func checkGrant(cfg config.Config, plan string, scopes []string) error {
+	if _, ok := cfg.Plan(plan); !ok {
+		var names []string
+		for _, p := range cfg.Plans {
+			names = append(names, p.Name)
+		}
+		return fmt.Errorf("no plan %q in the configuration (plans: %s)", plan, strings.Join(names, ", "))
+	}
+	for _, s := range scopes {
+		kind, val, _ := strings.Cut(s, ":")
+		switch {
+		case s == "tokens:mint":
+		case kind == "model" && modelExists(cfg, val):
+		case kind == "route" && contains(config.RouteNames, val):
+		default:
+			return fmt.Errorf("unknown scope %q (tokens:mint, model:NAME, route:NAME)", s)
+		}
+	}
+	return nil
+}
+
+func modelExists(cfg config.Config, name string) bool {
+	for _, m := range cfg.Models {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func keyJSON(k store.Key) map[string]any {
+	return map[string]any{"id": k.ID, "name": k.Name, "prefix": k.Prefix, "user": k.User, "plan": k.Plan, "scopes": k.Scopes,
+		"test": k.Test, "created_at": k.CreatedAt, "expires_at": optTime(k.ExpiresAt), "revoked_at": optTime(k.RevokedAt),
+		"last_used_at": optTime(k.LastUsedAt), "rotated_from": k.RotatedFrom}
+}
+
+func optTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func status(k store.Key, now time.Time) string {
+	switch {
+	case !k.RevokedAt.IsZero():
+		return "revoked"
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return "expired"
+	case !k.ExpiresAt.IsZero():
+		return "expiring"
+	}
+	return "active"
+}

@@ -1,0 +1,105 @@
+package auth
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/keyward/keyward/internal/config"
+)
+
+// Kind says how a principal authenticated.
+type Kind string
+
+// Principal kinds.
+const (
+	KindClientKey  Kind = "client_key"
+	KindVirtualKey Kind = "virtual_key"
+	KindAnonymous  Kind = "anonymous"
+)
+
+// Principal is who is calling, resolved to exactly one plan.
+type Principal struct {
+	Kind Kind
+	// ID is loggable: "key:key_…", "client:env:NAME", "anonymous".
+	ID     string
+	User   string
+	Plan   string
+	Scopes []string
+}
+
+// Grant is what a principal may do under its plan and scopes.
+type Grant struct {
+	// Plan is nil when the principal has none (global limits apply).
+	Plan   *config.Plan
+	scopes []string
+}
+
+// GrantFor resolves a principal's plan in a configuration: its own plan,
+// else auth.default_plan. ok is false when the plan it names is not (or no
+// longer) configured.
+func GrantFor(cfg *config.Config, p Principal) (g Grant, ok bool) {
+	name := p.Plan
+	if name == "" {
+		name = cfg.Auth.DefaultPlan
+	}
+	g.scopes = p.Scopes
+	if name == "" {
+		return g, true
+	}
+	plan, found := cfg.Plan(name)
+	if !found {
+		return g, false
+	}
+	g.Plan = plan
+	return g, true
+}
+
+// scoped reports whether scopes of the given kind ("model", "route")
+// allow v: with none of that kind, everything is allowed.
+func (g Grant) scoped(kind, v string) bool {
+	any := false
+	for _, s := range g.scopes {
+		k, val, _ := strings.Cut(s, ":")
+		if k == kind {
+			any = true
+			if val == v {
+				return true
+			}
+		}
+	}
+	return !any
+}
+
+// AllowsModel reports whether the grant may use a model.
+func (g Grant) AllowsModel(name string) bool {
+	if g.Plan != nil && len(g.Plan.Models) > 0 && !slices.Contains(g.Plan.Models, name) {
+		return false
+	}
+	return g.scoped("model", name)
+}
+
+// AllowsRoute reports whether the grant may use a route (by name: chat,
+// responses, embeddings, messages, count_tokens, models).
+func (g Grant) AllowsRoute(name string) bool {
+	if g.Plan != nil && len(g.Plan.Routes) > 0 && !slices.Contains(g.Plan.Routes, name) {
+		return false
+	}
+	return g.scoped("route", name)
+}
+
+// Limits narrows the global limits by the plan's caps.
+func (g Grant) Limits(l config.Limits) config.Limits {
+	if g.Plan == nil {
+		return l
+	}
+	if c := g.Plan.MaxOutputTokens; c > 0 && c < l.MaxOutputTokens {
+		l.MaxOutputTokens = c
+	}
+	if c := g.Plan.MaxPromptChars; c > 0 && c < l.MaxPromptChars {
+		l.MaxPromptChars = c
+	}
+	if c := g.Plan.MaxBodyBytes; c > 0 && c < l.MaxBodyBytes {
+		l.MaxBodyBytes = c
+	}
+	return l
+}
