@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"hash"
 	"log/slog"
 	"unicode/utf8"
 )
@@ -52,8 +53,12 @@ func (s Secret) Matches(candidate string) bool {
 
 // HMAC returns HMAC-SHA256 of msg keyed with the secret (a pepper), without
 // the value leaving this package.
-func (s Secret) HMAC(msg []byte) []byte {
-	m := hmac.New(sha256.New, []byte(s.v))
+func (s Secret) HMAC(msg []byte) []byte { return s.HMACSum(sha256.New, msg) }
+
+// HMACSum returns the HMAC of msg with the given hash keyed with the secret
+// (HS256/384/512 JWT verification), without the value leaving this package.
+func (s Secret) HMACSum(h func() hash.Hash, msg []byte) []byte {
+	m := hmac.New(h, []byte(s.v))
 	m.Write(msg)
 	return m.Sum(nil)
 }
