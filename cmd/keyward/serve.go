@@ -220,14 +220,8 @@ func notYetEnforced(cfg config.Config) error {
 	if len(cfg.Auth.JWT) > 0 {
 		parts = append(parts, "auth.jwt")
 	}
-	if cfg.Auth.BrowserTokens.SigningKey != "" || len(cfg.Auth.BrowserTokens.Issuers) > 0 {
-		parts = append(parts, "auth.browser_tokens")
-	}
 	if len(cfg.Auth.AdminKeys) > 0 {
 		parts = append(parts, "auth.admin_keys")
-	}
-	if len(cfg.CORS.AllowedOrigins) > 0 {
-		parts = append(parts, "cors")
 	}
 	if len(parts) == 0 {
 		return nil

@@ -43,6 +43,7 @@ const (
 	UpstreamTimeout      Code = "upstream_timeout"
 	ShuttingDown         Code = "shutting_down"
 	Unavailable          Code = "unavailable"
+	OriginNotAllowed     Code = "origin_not_allowed"
 	Internal             Code = "internal_error"
 )
 
@@ -78,6 +79,7 @@ var specs = map[Code]spec{
 	UpstreamUnavailable:  {503, "server_error", "overloaded_error", "The provider is unavailable; retry later."},
 	UpstreamTimeout:      {504, "timeout_error", "timeout_error", "The provider did not answer in time."},
 	ShuttingDown:         {503, "server_error", "overloaded_error", "The gateway is shutting down; retry."},
+	OriginNotAllowed:     {403, "permission_error", "permission_error", "This origin may not call the gateway."},
 	Unavailable:          {503, "server_error", "api_error", "The gateway cannot serve this request right now; retry."},
 	Internal:             {500, "server_error", "api_error", "Internal error."},
 }

@@ -15,6 +15,8 @@ const (
 	KindClientKey  Kind = "client_key"
 	KindVirtualKey Kind = "virtual_key"
 	KindAnonymous  Kind = "anonymous"
+	// KindBrowserToken is a short-lived token held by a browser.
+	KindBrowserToken Kind = "browser_token"
 )
 
 // Principal is who is calling, resolved to exactly one plan.
@@ -25,6 +27,10 @@ type Principal struct {
 	User   string
 	Plan   string
 	Scopes []string
+	// Origin binds a browser token to the page that may use it.
+	Origin string
+	// MaxOutputTokens narrows the plan's output cap (0: the plan's).
+	MaxOutputTokens int
 }
 
 // Grant is what a principal may do under its plan and scopes.
@@ -32,6 +38,7 @@ type Grant struct {
 	// Plan is nil when the principal has none (global limits apply).
 	Plan   *config.Plan
 	scopes []string
+	maxOut int
 }
 
 // GrantFor resolves a principal's plan in a configuration: its own plan,
@@ -42,7 +49,7 @@ func GrantFor(cfg *config.Config, p Principal) (g Grant, ok bool) {
 	if name == "" {
 		name = cfg.Auth.DefaultPlan
 	}
-	g.scopes = p.Scopes
+	g.scopes, g.maxOut = p.Scopes, p.MaxOutputTokens
 	if name == "" {
 		return g, true
 	}
@@ -70,6 +77,21 @@ func (g Grant) scoped(kind, v string) bool {
 	return !any
 }
 
+// Models lists the model scopes ("model:X") of the grant; nil when the
+// scopes do not restrict models.
+func (g Grant) Models() []string {
+	var out []string
+	for _, s := range g.scopes {
+		if k, v, _ := strings.Cut(s, ":"); k == "model" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// MaxOutputTokens is the grant's output cap under the global limit.
+func (g Grant) MaxOutputTokens(global int) int { return g.Limits(config.Limits{MaxOutputTokens: global}).MaxOutputTokens }
+
 // AllowsModel reports whether the grant may use a model.
 func (g Grant) AllowsModel(name string) bool {
 	if g.Plan != nil && len(g.Plan.Models) > 0 && !slices.Contains(g.Plan.Models, name) {
@@ -89,6 +111,9 @@ func (g Grant) AllowsRoute(name string) bool {
 
 // Limits narrows the global limits by the plan's caps.
 func (g Grant) Limits(l config.Limits) config.Limits {
+	if g.maxOut > 0 && g.maxOut < l.MaxOutputTokens {
+		l.MaxOutputTokens = g.maxOut
+	}
 	if g.Plan == nil {
 		return l
 	}

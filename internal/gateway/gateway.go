@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
@@ -50,6 +51,8 @@ type Snapshot struct {
 	Pepper secret.Secret
 	// AdminKeys are the admin API's credentials.
 	AdminKeys []secret.Secret
+	// Tokens mints and verifies browser tokens.
+	Tokens *auth.Tokens
 	// Scrub replaces every configured secret value (provider and client
 	// keys) wherever a response or log line might carry one.
 	Scrub *secret.Scrubber
@@ -163,6 +166,42 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 			s.AdminKeys = append(s.AdminKeys, v)
 		}
 	}
+	bt := cfg.Auth.BrowserTokens
+	topts := auth.TokensOptions{MaxTTL: bt.MaxTTL, Issuers: map[string]auth.OfflineIssuer{}}
+	if bt.SigningKey != "" {
+		if v, ok := loadRef("auth.browser_tokens.signing_key", bt.SigningKey); ok {
+			signer, err := v.Ed25519Signer()
+			if err != nil {
+				probs = append(probs, config.Problem{Path: "auth.browser_tokens.signing_key", Msg: fmt.Sprintf("%s: %v", bt.SigningKey, err)})
+			}
+			topts.Signer = signer
+		}
+	}
+	for i, ref := range bt.VerificationKeys {
+		path := fmt.Sprintf("auth.browser_tokens.verification_keys[%d]", i)
+		if v, ok := loadRef(path, ref); ok {
+			pub, err := v.ParseEd25519Public()
+			if err != nil {
+				probs = append(probs, config.Problem{Path: path, Msg: fmt.Sprintf("%s: %v", ref, err)})
+			}
+			topts.Verification = append(topts.Verification, pub)
+		}
+	}
+	for i, is := range bt.Issuers {
+		path := fmt.Sprintf("auth.browser_tokens.issuers[%d].public_key", i)
+		if v, ok := loadRef(path, is.PublicKey); ok {
+			pub, err := v.ParseEd25519Public()
+			if err != nil {
+				probs = append(probs, config.Problem{Path: path, Msg: fmt.Sprintf("%s: %v", is.PublicKey, err)})
+			}
+			plan := is.Plan
+			if plan == "" {
+				plan = cfg.Auth.DefaultPlan
+			}
+			topts.Issuers[is.Name] = auth.OfflineIssuer{Key: pub, Plan: plan}
+		}
+	}
+	s.Tokens = auth.NewTokens(topts)
 	for _, m := range cfg.Models {
 		s.ModelNames = append(s.ModelNames, m.Name)
 		for _, t := range m.Targets {
@@ -375,5 +414,5 @@ var ErrNoAuth = errors.New("no client authentication configured (set clients.key
 // HasClientAuth reports whether a configuration authenticates callers at
 // all: static client keys, or virtual keys (a pepper).
 func HasClientAuth(cfg config.Config) bool {
-	return len(cfg.Clients.Keys) > 0 || cfg.Auth.Pepper != ""
+	return len(cfg.Clients.Keys) > 0 || cfg.Auth.Pepper != "" || len(cfg.Auth.BrowserTokens.Issuers) > 0
 }

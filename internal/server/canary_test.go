@@ -23,6 +23,8 @@ providers:
   - {name: azure, kind: azure-openai, base_url: "{{UPSTREAM}}", keys: [env:AZURE_KEY]}
 clients:
   keys: [env:CLIENT_KEY]
+cors:
+  allowed_origins: [https://a.test]
 timeouts: {request: 400ms, stream_idle: 200ms}
 retry: {max_attempts: 2, auth_cooldown: 0s, rate_limit_cooldown: 0s, max_retry_after: 0s}
 models:
@@ -146,6 +148,10 @@ func TestCanarySweep(t *testing.T) {
 			{"GET", "/v1/" + canaryAzure, ``, nil, 404},
 			{"GET", "/v1/models", ``, nil, 200},
 			{"GET", "/v1/models", ``, []string{"Anthropic-Version", "2023-06-01"}, 200},
+			{"POST", "/v1/tokens", `{"user":"` + canaryOpenAI + `","ttl_seconds":60,"origin":"https://a.test"}`, nil, 403},
+			{"POST", "/v1/tokens", `{}`, []string{"Authorization", "Bearer " + canaryAnthropic}, 401},
+			{"OPTIONS", "/v1/chat/completions", ``, []string{"Origin", "https://a.test", "Access-Control-Request-Method", "POST"}, 204},
+			{"POST", "/v1/chat/completions", `{"model":"ok"}`, []string{"Authorization", "Bearer eyJhbGciOiJFZERTQSJ9.eyJpc3MiOiJrZXl3YXJkIn0." + canaryAzure}, 401},
 			{"GET", "/healthz", ``, nil, 200},
 			{"GET", "/readyz", ``, nil, 200},
 		} {

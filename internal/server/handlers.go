@@ -116,6 +116,14 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			fail(w, r, apierr.Unauthorized, "", reason)
 			return
 		}
+		if p.Kind == auth.KindBrowserToken {
+			// CSRF: a browser-authenticated state change must come from a
+			// trusted origin (Origin / Sec-Fetch-Site).
+			if err := csrf(snap).Check(r); err != nil {
+				fail(w, r, apierr.OriginNotAllowed, "Cross-origin request refused.", err.Error())
+				return
+			}
+		}
 		info.principal = p
 		g, ok := auth.GrantFor(&snap.Config, p)
 		if !ok {
@@ -137,6 +145,17 @@ func (d Deps) principal(r *http.Request, snap *gateway.Snapshot) (p auth.Princip
 	cred := credential(r)
 	if cred == "" {
 		return p, "no credential", nil
+	}
+	if snap.Tokens.Enabled() && snap.Tokens.IsBrowserToken(cred) {
+		p, err := snap.Tokens.Verify(cred)
+		if err != nil {
+			return p, err.Error(), nil
+		}
+		// Bound to one page: the browser's Origin must be the token's.
+		if r.Header.Get("Origin") != p.Origin {
+			return auth.Principal{}, "browser token used from another origin", nil
+		}
+		return p, "", nil
 	}
 	if vkey.Valid(cred) && d.Keys != nil {
 		rec, err := d.Keys.Authenticate(r.Context(), cred)

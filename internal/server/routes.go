@@ -22,6 +22,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("/v1/messages", api(provider.Messages))
 	mux.Handle("/v1/messages/count_tokens", api(provider.CountTokens))
 	mux.Handle("/v1/models", allow(http.MethodGet, d.authenticate(d.models())))
+	mux.Handle("/v1/tokens", allow(http.MethodPost, d.authenticate(d.mintToken())))
 	mux.Handle("/healthz", allow(http.MethodGet, healthz()))
 	mux.Handle("/readyz", allow(http.MethodGet, d.readyz()))
 	mux.Handle("/", notFound())

@@ -45,7 +45,7 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
 	s := &server{d: d}
-	return s.withRequestID(s.withAccessLog(s.withRecover(mux)))
+	return s.withRequestID(s.withAccessLog(s.withRecover(s.withCORS(mux))))
 }
 
 type server struct{ d Deps }
