@@ -90,7 +90,9 @@ func (g Grant) Models() []string {
 }
 
 // MaxOutputTokens is the grant's output cap under the global limit.
-func (g Grant) MaxOutputTokens(global int) int { return g.Limits(config.Limits{MaxOutputTokens: global}).MaxOutputTokens }
+func (g Grant) MaxOutputTokens(global int) int {
+	return g.Limits(config.Limits{MaxOutputTokens: global}).MaxOutputTokens
+}
 
 // AllowsModel reports whether the grant may use a model.
 func (g Grant) AllowsModel(name string) bool {
