@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/server"
+	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/store/sqlite"
 )
 
@@ -136,7 +137,10 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	}
 	// Virtual keys need the store; without a pepper it is not opened (and
 	// no database file is created).
-	var keys *auth.Keys
+	var (
+		keys  *auth.Keys
+		audit store.Audit
+	)
 	if pepper := gw.Current().Pepper; !pepper.IsZero() {
 		db, err := sqlite.Open(ctx, cfg.StorePath(path))
 		if err != nil {
@@ -144,6 +148,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		}
 		defer db.Close()
 		keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
+		audit = db
 		fctx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
 		flushed := make(chan struct{})
 		go func() { keys.RunFlusher(fctx, 10*time.Second); close(flushed) }()
@@ -153,6 +158,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	handler := server.New(server.Deps{
 		Gateway:        gw,
 		Keys:           keys,
+		Audit:          audit,
 		Forwarder:      proxy.New(proxy.Options{Logger: log}),
 		Logger:         log,
 		InsecureNoAuth: f.insecureNoAuth,

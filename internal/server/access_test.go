@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/store"
 )
 
 const accessConfig = `listen: 127.0.0.1:0
@@ -144,5 +145,24 @@ func TestPlanRemovedFromConfig(t *testing.T) {
 	r := h.do("POST", "/v1/chat/completions", `{"model":"fast"}`, "Authorization", "Bearer "+k)
 	if r.status != 403 || r.errorCode() != "forbidden" {
 		t.Fatalf("got %d %s", r.status, r.body)
+	}
+}
+
+func TestFailedAuthenticationIsLimitedPerIP(t *testing.T) {
+	h, _ := newAccessHarness(t)
+	_, good := createKey(t, h, auth.CreateOptions{Name: "good", Plan: "pro"})
+	for i := 0; i < 20; i++ {
+		if r := h.do("POST", "/v1/chat/completions", `{"model":"fast"}`, "Authorization", "Bearer wrong-key-guess"); r.status != 401 {
+			t.Fatalf("failure %d: %d", i, r.status)
+		}
+	}
+	// The 21st attempt from the address is refused whatever it presents.
+	r := h.do("POST", "/v1/chat/completions", `{"model":"fast","messages":[]}`, "Authorization", "Bearer "+good)
+	if r.status != 429 || r.errorCode() != "rate_limited" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("after 20 failures: %d %s", r.status, r.body)
+	}
+	evs, err := h.db.Events(context.Background(), store.EventFilter{Kind: "auth.failures"})
+	if err != nil || len(evs) != 1 || evs[0].Subject != "127.0.0.1" {
+		t.Fatalf("audit: %+v %v", evs, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -105,6 +106,12 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		snap := infoOf(r.Context()).snap
 		info := infoOf(r.Context())
+		ip := clientIP(r)
+		if blocked, until := d.Failures.Blocked(ip); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Until(until).Seconds()+0.999))))
+			fail(w, r, apierr.RateLimited, "Too many failed authentications from this address; retry later.", "auth failures")
+			return
+		}
 		p, reason, err := d.principal(r, snap)
 		if err != nil {
 			d.Logger.Error("authentication failed on a store error", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
@@ -112,6 +119,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if reason != "" {
+			d.Failures.Fail(ip)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
 			fail(w, r, apierr.Unauthorized, "", reason)
 			return
@@ -177,6 +185,16 @@ func (d Deps) principal(r *http.Request, snap *gateway.Snapshot) (p auth.Princip
 		return p, "unknown key", nil
 	}
 	return auth.Principal{Kind: auth.KindClientKey, ID: "client:" + string(snap.Config.Clients.Keys[match])}, "", nil
+}
+
+// clientIP is the connection's address. Forwarded headers are not trusted:
+// any client can set them.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // forward is the handler of every API route.

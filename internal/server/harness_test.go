@@ -102,7 +102,11 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 		h.db = db
 		h.keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
 	}
-	handler := New(Deps{Gateway: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	deps := Deps{Gateway: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log}
+	if h.db != nil {
+		deps.Audit = h.db
+	}
+	handler := New(deps)
 	h.srv = httptest.NewUnstartedServer(handler)
 	h.srv.Config.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	h.srv.Start()

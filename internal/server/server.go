@@ -5,9 +5,11 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/store"
 )
 
 // Deps is what the server needs.
@@ -25,8 +28,13 @@ type Deps struct {
 	Gateway   *gateway.Gateway
 	Forwarder *proxy.Forwarder
 	// Keys checks virtual keys (nil: none are accepted).
-	Keys   *auth.Keys
-	Logger *slog.Logger
+	Keys *auth.Keys
+	// Audit records security events (nil: log only).
+	Audit store.Audit
+	// Failures limits failed authentications per client IP (nil: built
+	// from auth.failed_per_minute).
+	Failures *auth.FailureLimiter
+	Logger   *slog.Logger
 	// InsecureNoAuth serves without client credentials when none are
 	// configured (the serve command allows it on loopback only).
 	InsecureNoAuth bool
@@ -41,6 +49,18 @@ func New(d Deps) http.Handler {
 	}
 	if d.Draining == nil {
 		d.Draining = new(atomic.Bool)
+	}
+	if d.Failures == nil {
+		d.Failures = auth.NewFailureLimiter(d.Gateway.Current().Config.Auth.FailedPerMinute, nil)
+		log, audit := d.Logger, d.Audit
+		d.Failures.OnLimit = func(ip string, n int) {
+			log.Warn("repeated failed authentication; refusing this address for the rest of the minute", "ip", ip, "failures", n)
+			if audit != nil {
+				if err := audit.AppendEvent(context.Background(), store.Event{Kind: "auth.failures", Actor: "ip:" + ip, Subject: ip, Detail: fmt.Sprintf("%d failures in a minute", n)}); err != nil {
+					log.Error("audit event lost", "err", err)
+				}
+			}
+		}
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
