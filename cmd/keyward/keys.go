@@ -78,7 +78,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 				return err
 			}
 			defer ke.db.Close()
-			if err := checkGrant(ke.cfg, plan, scopes); err != nil {
+			if err := auth.CheckGrant(ke.cfg, plan, scopes); err != nil {
 				return usageError{err}
 			}
 			if expires < 0 {
@@ -200,46 +200,6 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 
 	cmd.AddCommand(create, list, revoke, rotate)
 	return cmd
-}
-
-// checkGrant refuses plans and scopes the configuration does not know.
-func checkGrant(cfg config.Config, plan string, scopes []string) error {
-	if _, ok := cfg.Plan(plan); !ok {
-		var names []string
-		for _, p := range cfg.Plans {
-			names = append(names, p.Name)
-		}
-		return fmt.Errorf("no plan %q in the configuration (plans: %s)", plan, strings.Join(names, ", "))
-	}
-	for _, s := range scopes {
-		kind, val, _ := strings.Cut(s, ":")
-		switch {
-		case s == "tokens:mint":
-		case kind == "model" && modelExists(cfg, val):
-		case kind == "route" && contains(config.RouteNames, val):
-		default:
-			return fmt.Errorf("unknown scope %q (tokens:mint, model:NAME, route:NAME)", s)
-		}
-	}
-	return nil
-}
-
-func modelExists(cfg config.Config, name string) bool {
-	for _, m := range cfg.Models {
-		if m.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func keyJSON(k store.Key) map[string]any {

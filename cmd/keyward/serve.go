@@ -226,9 +226,6 @@ func notYetEnforced(cfg config.Config) error {
 	if len(cfg.Auth.JWT) > 0 {
 		parts = append(parts, "auth.jwt")
 	}
-	if len(cfg.Auth.AdminKeys) > 0 {
-		parts = append(parts, "auth.admin_keys")
-	}
 	if len(parts) == 0 {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -129,4 +130,35 @@ func (g Grant) Limits(l config.Limits) config.Limits {
 		l.MaxBodyBytes = c
 	}
 	return l
+}
+
+// CheckGrant refuses plans and scopes the configuration does not know.
+func CheckGrant(cfg config.Config, plan string, scopes []string) error {
+	if _, ok := cfg.Plan(plan); !ok {
+		var names []string
+		for _, p := range cfg.Plans {
+			names = append(names, p.Name)
+		}
+		return fmt.Errorf("no plan %q in the configuration (plans: %s)", plan, strings.Join(names, ", "))
+	}
+	for _, s := range scopes {
+		kind, val, _ := strings.Cut(s, ":")
+		switch {
+		case s == "tokens:mint":
+		case kind == "model" && modelExists(cfg, val):
+		case kind == "route" && slices.Contains(config.RouteNames, val):
+		default:
+			return fmt.Errorf("unknown scope %q (tokens:mint, model:NAME, route:NAME)", s)
+		}
+	}
+	return nil
+}
+
+func modelExists(cfg config.Config, name string) bool {
+	for _, m := range cfg.Models {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -30,7 +30,8 @@ func (s *server) withCORS(next http.Handler) http.Handler {
 			return
 		}
 		cfg := infoOf(r.Context()).snap.Config.CORS
-		allowed := slices.Contains(cfg.AllowedOrigins, origin)
+		// The admin API is never open to browsers.
+		allowed := slices.Contains(cfg.AllowedOrigins, origin) && !strings.HasPrefix(r.URL.Path, "/admin/")
 		preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 		if !allowed {
 			if len(cfg.AllowedOrigins) == 0 && !preflight {

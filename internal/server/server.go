@@ -62,9 +62,9 @@ func New(d Deps) http.Handler {
 			}
 		}
 	}
-	mux := http.NewServeMux()
-	addRoutes(mux, d)
 	s := &server{d: d}
+	mux := http.NewServeMux()
+	addRoutes(mux, s.d)
 	return s.withRequestID(s.withAccessLog(s.withRecover(s.withCORS(mux))))
 }
 
