@@ -539,7 +539,7 @@ try:
 	}
 }
 
-func TestServeRefusesUnenforcedAccessConfig(t *testing.T) {
+func TestServeAccessConfigNeedsItsSecrets(t *testing.T) {
 	dir := t.TempDir()
 	src, err := os.ReadFile(filepath.Join("..", "..", "internal", "config", "testdata", "issue4.yaml"))
 	if err != nil {
@@ -550,7 +550,12 @@ func TestServeRefusesUnenforcedAccessConfig(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err = run(ctx, []string{"serve", "--config", path}, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "not enforced by this build yet") || exitCode(err) != 2 {
+	if err == nil || exitCode(err) != 2 {
 		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"auth.pepper: env:KEYWARD_PEPPER", "auth.admin_keys[0]", "auth.browser_tokens.signing_key: file:/run/secrets/keyward_ed25519.pem"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
 }

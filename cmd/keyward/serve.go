@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -104,9 +103,6 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	if err != nil {
 		return usageError{err}
 	}
-	if err := notYetEnforced(cfg); err != nil {
-		return usageError{err}
-	}
 	if f.listen != "" {
 		cfg.Listen = f.listen
 		if err := cfg.Validate(); err != nil {
@@ -154,10 +150,20 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		go func() { keys.RunFlusher(fctx, 10*time.Second); close(flushed) }()
 		defer func() { cancelFlush(); <-flushed }()
 	}
+	var jwtv *auth.JWTVerifier
+	if len(cfg.Auth.JWT) > 0 {
+		client := &http.Client{Timeout: 10 * time.Second, Transport: newTransport(cfg.Timeouts)}
+		jwtv, err = auth.NewJWTVerifier(ctx, cfg.Auth.JWT, gw.Current().JWTSecrets, client, nil, log)
+		if err != nil {
+			return usageError{fmt.Errorf("auth.jwt: %w", err)}
+		}
+		defer jwtv.Close()
+	}
 	draining := new(atomic.Bool)
 	handler := server.New(server.Deps{
 		Gateway:        gw,
 		Keys:           keys,
+		JWT:            jwtv,
 		Audit:          audit,
 		Forwarder:      proxy.New(proxy.Options{Logger: log}),
 		Logger:         log,
@@ -216,20 +222,6 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		_ = srv.Close()
 	}
 	return nil
-}
-
-// notYetEnforced refuses configuration that loads but that this build does
-// not enforce yet: serving with an access rule silently ignored would be
-// worse than not starting.
-func notYetEnforced(cfg config.Config) error {
-	var parts []string
-	if len(cfg.Auth.JWT) > 0 {
-		parts = append(parts, "auth.jwt")
-	}
-	if len(parts) == 0 {
-		return nil
-	}
-	return fmt.Errorf("refusing to start: %s not enforced by this build yet", strings.Join(parts, ", "))
 }
 
 // banner tells a person how to call the gateway, without printing a key.

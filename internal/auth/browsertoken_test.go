@@ -14,7 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 )
 
-func newSigner(t *testing.T) (*secret.Signer, ed25519.PublicKey, ed25519.PrivateKey) {
+func newSigner(t testing.TB) (*secret.Signer, ed25519.PublicKey, ed25519.PrivateKey) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -132,4 +132,19 @@ func TestBrowserTokenRejections(t *testing.T) {
 	if tk.IsBrowserToken("not a token") || tk.IsBrowserToken(sign(t, jwt.SigningMethodEdDSA, priv, kid, claims(func(c *TokenClaims) { c.Issuer = "https://clerk.example" }))) {
 		t.Error("IsBrowserToken too broad")
 	}
+}
+
+func FuzzBrowserTokenVerify(f *testing.F) {
+	signer, _, _ := newSigner(f)
+	tk := NewTokens(TokensOptions{Signer: signer})
+	tok, _, _ := tk.Mint("u", "https://a.test", "p", []string{"m"}, 1, time.Minute)
+	f.Add(tok)
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJrZXl3YXJkIn0.")
+	f.Fuzz(func(t *testing.T, s string) {
+		if p, err := tk.Verify(s); err == nil && s != tok {
+			t.Fatalf("accepted a token it did not mint: %q → %+v", s, p)
+		}
+		_ = tk.IsBrowserToken(s)
+	})
 }

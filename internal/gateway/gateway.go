@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -53,6 +54,9 @@ type Snapshot struct {
 	AdminKeys []secret.Secret
 	// Tokens mints and verifies browser tokens.
 	Tokens *auth.Tokens
+	// JWTSecrets are the HMAC secrets of auth.jwt issuers, by index (zero
+	// for JWKS issuers).
+	JWTSecrets []secret.Secret
 	// Scrub replaces every configured secret value (provider and client
 	// keys) wherever a response or log line might carry one.
 	Scrub *secret.Scrubber
@@ -164,6 +168,12 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 	for i, ref := range cfg.Auth.AdminKeys {
 		if v, ok := loadRef(fmt.Sprintf("auth.admin_keys[%d]", i), ref); ok {
 			s.AdminKeys = append(s.AdminKeys, v)
+		}
+	}
+	s.JWTSecrets = make([]secret.Secret, len(cfg.Auth.JWT))
+	for i, j := range cfg.Auth.JWT {
+		if j.Secret != "" {
+			s.JWTSecrets[i], _ = loadRef(fmt.Sprintf("auth.jwt[%d].secret", i), j.Secret)
 		}
 	}
 	bt := cfg.Auth.BrowserTokens
@@ -335,6 +345,9 @@ func (g *Gateway) Reload(reason string) error {
 	if !s.Pepper.Equal(old.Pepper) {
 		g.log.Warn("auth.pepper changed; virtual keys use the new one only after a restart")
 	}
+	if !reflect.DeepEqual(cfg.Auth.JWT, old.Config.Auth.JWT) {
+		g.log.Warn("auth.jwt changed; JWT issuers take effect on restart")
+	}
 	if cfg.Listen != old.Config.Listen {
 		g.log.Warn("listen address changed; it takes effect on restart", "running", old.Config.Listen, "configured", cfg.Listen)
 	}
@@ -414,5 +427,5 @@ var ErrNoAuth = errors.New("no client authentication configured (set clients.key
 // HasClientAuth reports whether a configuration authenticates callers at
 // all: static client keys, or virtual keys (a pepper).
 func HasClientAuth(cfg config.Config) bool {
-	return len(cfg.Clients.Keys) > 0 || cfg.Auth.Pepper != "" || len(cfg.Auth.BrowserTokens.Issuers) > 0
+	return len(cfg.Clients.Keys) > 0 || cfg.Auth.Pepper != "" || len(cfg.Auth.BrowserTokens.Issuers) > 0 || len(cfg.Auth.JWT) > 0
 }

@@ -165,6 +165,13 @@ func (d Deps) principal(r *http.Request, snap *gateway.Snapshot) (p auth.Princip
 		}
 		return p, "", nil
 	}
+	if d.JWT != nil && auth.LooksLikeJWT(cred) {
+		p, err := d.JWT.Verify(r.Context(), cred)
+		if err != nil {
+			return auth.Principal{}, err.Error(), nil
+		}
+		return p, "", nil
+	}
 	if vkey.Valid(cred) && d.Keys != nil {
 		rec, err := d.Keys.Authenticate(r.Context(), cred)
 		switch {

@@ -106,6 +106,14 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	if h.db != nil {
 		deps.Audit = h.db
 	}
+	if len(cfg.Auth.JWT) > 0 {
+		v, err := auth.NewJWTVerifier(context.Background(), cfg.Auth.JWT, h.gw.Current().JWTSecrets, http.DefaultClient, nil, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(v.Close)
+		deps.JWT = v
+	}
 	handler := New(deps)
 	h.srv = httptest.NewUnstartedServer(handler)
 	h.srv.Config.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)

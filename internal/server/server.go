@@ -29,6 +29,8 @@ type Deps struct {
 	Forwarder *proxy.Forwarder
 	// Keys checks virtual keys (nil: none are accepted).
 	Keys *auth.Keys
+	// JWT checks the app's own users' tokens (nil: none are accepted).
+	JWT *auth.JWTVerifier
 	// Audit records security events (nil: log only).
 	Audit store.Audit
 	// Failures limits failed authentications per client IP (nil: built

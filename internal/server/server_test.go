@@ -55,3 +55,18 @@ func TestCredential(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCredential(f *testing.F) {
+	f.Add("Bearer abc", "")
+	f.Add("", "key")
+	f.Add("bearer", "x")
+	f.Fuzz(func(t *testing.T, authz, apiKey string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Authorization"] = []string{authz}
+		r.Header["X-Api-Key"] = []string{apiKey}
+		c := credential(r)
+		if c != "" && !strings.Contains(authz, c) && c != apiKey {
+			t.Fatalf("credential %q comes from neither header", c)
+		}
+	})
+}
