@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/admin"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/secret"
@@ -127,7 +128,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 			if listJSON {
 				out := make([]map[string]any, 0, len(ks))
 				for _, k := range ks {
-					out = append(out, keyJSON(k))
+					out = append(out, admin.KeyJSON(k))
 				}
 				return json.NewEncoder(e.stdout).Encode(out)
 			}
@@ -200,12 +201,6 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 
 	cmd.AddCommand(create, list, revoke, rotate)
 	return cmd
-}
-
-func keyJSON(k store.Key) map[string]any {
-	return map[string]any{"id": k.ID, "name": k.Name, "prefix": k.Prefix, "user": k.User, "plan": k.Plan, "scopes": k.Scopes,
-		"test": k.Test, "created_at": k.CreatedAt, "expires_at": optTime(k.ExpiresAt), "revoked_at": optTime(k.RevokedAt),
-		"last_used_at": optTime(k.LastUsedAt), "rotated_from": k.RotatedFrom}
 }
 
 func optTime(t time.Time) any {

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -85,12 +86,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 		if v := r.Header.Get("Authorization"); len(v) > 7 && (v[:7] == "Bearer " || v[:7] == "bearer ") {
 			cred = v[7:]
 		}
-		match := -1
-		for i, k := range snap.AdminKeys {
-			if k.Matches(cred) && match < 0 {
-				match = i
-			}
-		}
+		match := secret.MatchIndex(snap.AdminKeys, cred)
 		if match < 0 {
 			d.Failures.Fail(ip)
 			d.Logger.Info("admin authentication failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "ip", ip)
@@ -134,7 +130,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func keyJSON(k store.Key) map[string]any {
+// KeyJSON is a key's record as the admin API and `keyward keys list --json`
+// show it (never the key: it is not stored).
+func KeyJSON(k store.Key) map[string]any {
 	opt := func(t time.Time) any {
 		if t.IsZero() {
 			return nil
@@ -165,7 +163,7 @@ func (d Deps) listKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]map[string]any, 0, len(ks))
 	for _, k := range ks {
-		out = append(out, keyJSON(k))
+		out = append(out, KeyJSON(k))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }
@@ -209,7 +207,7 @@ func (d Deps) createKey(w http.ResponseWriter, r *http.Request) {
 		d.internal(w, err)
 		return
 	}
-	out := keyJSON(rec)
+	out := KeyJSON(rec)
 	out["key"] = plain // the only time it is shown
 	writeJSON(w, http.StatusCreated, out)
 }
@@ -260,7 +258,7 @@ func (d Deps) rotateKey(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
-	out := keyJSON(rec)
+	out := KeyJSON(rec)
 	out["key"] = plain
 	writeJSON(w, http.StatusCreated, out)
 }

@@ -135,14 +135,7 @@ type anthropicError struct {
 // Body renders the JSON body of an error. message must be client-safe; it
 // is scrubbed of anything key-shaped all the same.
 func Body(f Family, code Code, message, requestID string) []byte {
-	s, ok := specs[code]
-	if !ok {
-		code, s = Internal, specs[Internal]
-	}
-	if message == "" {
-		message = s.message
-	}
-	message = redact.ScrubPatterns(message)
+	code, s, message := resolve(code, message)
 	var v any
 	if f == Anthropic {
 		v = anthropicBody{Type: "error", Error: anthropicError{Type: s.anthropic, Message: message, Code: code}, RequestID: requestID}
@@ -151,6 +144,19 @@ func Body(f Family, code Code, message, requestID string) []byte {
 	}
 	b, _ := json.Marshal(v) // plain structs of strings: cannot fail
 	return b
+}
+
+// resolve maps an unknown code to Internal, fills in the default message
+// and scrubs anything key-shaped from the message.
+func resolve(code Code, message string) (Code, spec, string) {
+	s, ok := specs[code]
+	if !ok {
+		code, s = Internal, specs[Internal]
+	}
+	if message == "" {
+		message = s.message
+	}
+	return code, s, redact.ScrubPatterns(message)
 }
 
 // Write sends an error response. The request id is read from the response's
@@ -185,14 +191,7 @@ const (
 // StreamEvent renders an error as one SSE event of the given stream kind,
 // shaped so the official SDKs raise it from their stream iterators.
 func StreamEvent(k StreamKind, code Code, message, requestID string) []byte {
-	s, ok := specs[code]
-	if !ok {
-		code, s = Internal, specs[Internal]
-	}
-	if message == "" {
-		message = s.message
-	}
-	message = redact.ScrubPatterns(message)
+	code, s, message := resolve(code, message)
 	var (
 		name string
 		v    any

@@ -283,7 +283,7 @@ func (c Config) validateAccess(p *problems) {
 	}
 
 	for i, o := range c.CORS.AllowedOrigins {
-		if !validOrigin(o) {
+		if !ValidOrigin(o) {
 			p.add(fmt.Sprintf("cors.allowed_origins[%d]", i), "must be an origin such as https://app.example.com (scheme and host, no path; * is not allowed)")
 		}
 	}
@@ -292,8 +292,9 @@ func (c Config) validateAccess(p *problems) {
 	}
 }
 
-// validOrigin accepts scheme://host[:port] with nothing else.
-func validOrigin(o string) bool {
+// ValidOrigin accepts scheme://host[:port] with nothing else (a trailing
+// slash is tolerated).
+func ValidOrigin(o string) bool {
 	u, err := url.Parse(o)
 	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return false

@@ -63,6 +63,18 @@ func (s Secret) HMACSum(h func() hash.Hash, msg []byte) []byte {
 	return m.Sum(nil)
 }
 
+// MatchIndex returns the index of the secret candidate matches, or -1. It
+// compares against every secret, in constant time each, whatever matched.
+func MatchIndex(secrets []Secret, candidate string) int {
+	match := -1
+	for i, s := range secrets {
+		if s.Matches(candidate) && match < 0 {
+			match = i
+		}
+	}
+	return match
+}
+
 // String implements fmt.Stringer.
 func (Secret) String() string { return Redacted }
 

@@ -216,3 +216,12 @@ func TestHMAC(t *testing.T) {
 		t.Fatal("HMAC must be keyed and deterministic")
 	}
 }
+
+func TestMatchIndex(t *testing.T) {
+	list := []Secret{New("first-secret-1"), New("second-secret-2")}
+	for cand, want := range map[string]int{"first-secret-1": 0, "second-secret-2": 1, "": -1, "nope": -1} {
+		if got := MatchIndex(list, cand); got != want {
+			t.Errorf("MatchIndex(%q) = %d, want %d", cand, got, want)
+		}
+	}
+}

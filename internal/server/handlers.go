@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/vkey"
 )
 
@@ -182,12 +183,7 @@ func (d Deps) principal(r *http.Request, snap *gateway.Snapshot) (p auth.Princip
 		}
 		return auth.Principal{Kind: auth.KindVirtualKey, ID: "key:" + rec.ID, User: rec.User, Plan: rec.Plan, Scopes: rec.Scopes}, "", nil
 	}
-	match := -1
-	for i, k := range snap.ClientKeys {
-		if k.Matches(cred) && match < 0 {
-			match = i
-		}
-	}
+	match := secret.MatchIndex(snap.ClientKeys, cred)
 	if match < 0 {
 		return p, "unknown key", nil
 	}

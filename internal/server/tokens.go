@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 )
 
@@ -82,7 +83,7 @@ func (d Deps) mintToken() http.Handler {
 		case req.TTLSeconds < 1 || req.TTLSeconds > maxTTL:
 			fail(w, r, apierr.InvalidRequest, fmt.Sprintf("\"ttl_seconds\" must be from 1 to %d.", maxTTL), "")
 			return
-		case !validOrigin(req.Origin):
+		case !config.ValidOrigin(req.Origin) || strings.HasSuffix(req.Origin, "/"):
 			fail(w, r, apierr.InvalidRequest, "\"origin\" must be an origin such as https://app.example.com.", "")
 			return
 		case len(snap.Config.CORS.AllowedOrigins) > 0 && !slices.Contains(snap.Config.CORS.AllowedOrigins, req.Origin):
@@ -141,13 +142,4 @@ func (d Deps) mintToken() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.UTC().Format(time.RFC3339), "models": models, "max_output_tokens": maxOut})
 	})
-}
-
-// validOrigin accepts scheme://host[:port] and nothing else.
-func validOrigin(o string) bool {
-	u, err := url.Parse(o)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return false
-	}
-	return o == u.Scheme+"://"+u.Host
 }
