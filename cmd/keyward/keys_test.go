@@ -103,3 +103,19 @@ func TestKeysWithoutPepperConfigured(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestUsersCommands(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "k.yaml"), []byte(keysConfig), 0o600)
+	env := map[string]string{"PEPPER": "cli-test-pepper-0001"}
+	if _, err := keysCLI(t, dir, env, "users", "set", "alice", "--plan", "free", "--disabled"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := keysCLI(t, dir, env, "users", "list")
+	if err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "disabled") {
+		t.Fatalf("list: %q %v", out, err)
+	}
+	if _, err := keysCLI(t, dir, env, "users", "set", "bob", "--plan", "gold"); err == nil || exitCode(err) != exitUsage {
+		t.Fatalf("unknown plan: %v", err)
+	}
+}

@@ -134,8 +134,10 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	// Virtual keys need the store; without a pepper it is not opened (and
 	// no database file is created).
 	var (
-		keys  *auth.Keys
-		audit store.Audit
+		keys      *auth.Keys
+		audit     store.Audit
+		users     *auth.Users
+		userStore store.Users
 	)
 	if pepper := gw.Current().Pepper; !pepper.IsZero() {
 		db, err := sqlite.Open(ctx, cfg.StorePath(path))
@@ -144,7 +146,8 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		}
 		defer db.Close()
 		keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
-		audit = db
+		audit, userStore = db, db
+		users = auth.NewUsers(db, nil)
 		fctx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
 		flushed := make(chan struct{})
 		go func() { keys.RunFlusher(fctx, 10*time.Second); close(flushed) }()
@@ -165,6 +168,8 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		Keys:           keys,
 		JWT:            jwtv,
 		Audit:          audit,
+		Users:          users,
+		UserStore:      userStore,
 		Forwarder:      proxy.New(proxy.Options{Logger: log}),
 		Logger:         log,
 		InsecureNoAuth: f.insecureNoAuth,

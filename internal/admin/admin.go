@@ -28,6 +28,7 @@ type Deps struct {
 	Gateway  *gateway.Gateway
 	Keys     *auth.Keys
 	Audit    store.Audit
+	Users    store.Users
 	Failures *auth.FailureLimiter
 	Logger   *slog.Logger
 	// ClientIP names the caller for the failure limiter.
@@ -42,6 +43,9 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("POST /admin/api/keys/{id}/revoke", d.revokeKey)
 	mux.HandleFunc("POST /admin/api/keys/{id}/rotate", d.rotateKey)
 	mux.HandleFunc("GET /admin/api/audit", d.audit)
+	mux.HandleFunc("GET /admin/api/users", d.listUsers)
+	mux.HandleFunc("GET /admin/api/users/{id}", d.getUser)
+	mux.HandleFunc("PUT /admin/api/users/{id}", d.putUser)
 	mux.HandleFunc("/admin/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(r.URL.Path); allow != "" {
 			w.Header().Set("Allow", allow)
@@ -58,8 +62,10 @@ func allowed(path string) string {
 	switch {
 	case path == "/admin/api/keys":
 		return "GET, POST"
-	case path == "/admin/api/audit":
+	case path == "/admin/api/audit", path == "/admin/api/users":
 		return "GET"
+	case strings.HasPrefix(path, "/admin/api/users/") && strings.Count(path, "/") == 4:
+		return "GET, PUT"
 	case strings.HasPrefix(path, "/admin/api/keys/") && (strings.HasSuffix(path, "/revoke") || strings.HasSuffix(path, "/rotate")) &&
 		strings.Count(path, "/") == 5:
 		return "POST"
@@ -288,4 +294,90 @@ func (d Deps) audit(w http.ResponseWriter, r *http.Request) {
 func (d Deps) internal(w http.ResponseWriter, err error) {
 	d.Logger.Error("admin request failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
 	apierr.Write(w, apierr.OpenAI, apierr.Internal, fmt.Sprintf("The request failed (see the log, request %s).", w.Header().Get(apierr.RequestIDHeader)))
+}
+
+func userJSON(u store.User) map[string]any {
+	return map[string]any{"id": u.ID, "plan": u.Plan, "disabled": u.Disabled, "created_at": u.CreatedAt, "updated_at": u.UpdatedAt}
+}
+
+func (d Deps) usersOff(w http.ResponseWriter) bool {
+	if d.Users == nil {
+		apierr.Write(w, apierr.OpenAI, apierr.Unavailable, "No store is configured (auth.pepper).")
+		return true
+	}
+	return false
+}
+
+func (d Deps) listUsers(w http.ResponseWriter, r *http.Request) {
+	if d.usersOff(w) {
+		return
+	}
+	us, err := d.Users.ListUsers(r.Context())
+	if err != nil {
+		d.internal(w, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(us))
+	for _, u := range us {
+		out = append(out, userJSON(u))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+func (d Deps) getUser(w http.ResponseWriter, r *http.Request) {
+	if d.usersOff(w) {
+		return
+	}
+	u, err := d.Users.User(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		apierr.Write(w, apierr.OpenAI, apierr.NotFound, "No such user.")
+		return
+	}
+	if err != nil {
+		d.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, userJSON(u))
+}
+
+// putUser assigns a user's plan (which overrides a JWT's plan claim) and
+// disables or enables the user (every credential of a disabled user is
+// refused).
+func (d Deps) putUser(w http.ResponseWriter, r *http.Request) {
+	if d.usersOff(w) {
+		return
+	}
+	var req struct {
+		Plan     string `json:"plan"`
+		Disabled bool   `json:"disabled"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	id := r.PathValue("id")
+	if id == "" || len(id) > 256 {
+		badRequest(w, "A user id is 1 to 256 characters.")
+		return
+	}
+	if req.Plan != "" {
+		cfg := d.Gateway.Current().Config
+		if _, ok := cfg.Plan(req.Plan); !ok {
+			badRequest(w, fmt.Sprintf("No plan %q is configured.", req.Plan))
+			return
+		}
+	}
+	if err := d.Users.PutUser(r.Context(), store.User{ID: id, Plan: req.Plan, Disabled: req.Disabled}); err != nil {
+		d.internal(w, err)
+		return
+	}
+	if err := d.Audit.AppendEvent(r.Context(), store.Event{Kind: "user.updated", Actor: actorOf(r), Subject: id,
+		Detail: fmt.Sprintf("plan=%q disabled=%v", req.Plan, req.Disabled)}); err != nil {
+		d.Logger.Error("audit event lost", "err", err)
+	}
+	u, err := d.Users.User(r.Context(), id)
+	if err != nil {
+		d.internal(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, userJSON(u))
 }

@@ -14,7 +14,9 @@ func TestAllowed(t *testing.T) {
 		"/admin/api/keys/key_1/revoke":   "POST",
 		"/admin/api/keys/key_1/rotate":   "POST",
 		"/admin/api/keys/a/b/revoke":     "",
-		"/admin/api/users":               "",
+		"/admin/api/users":               "GET",
+		"/admin/api/users/alice":         "GET, PUT",
+		"/admin/api/users/a/b":           "",
 		"/admin/api/keys/key_1/unrevoke": "",
 	} {
 		if got := allowed(path); got != want {

@@ -99,6 +99,39 @@ func TestAdminAPI(t *testing.T) {
 	}
 }
 
+func TestAdminUsers(t *testing.T) {
+	env := map[string]string{"K": "provider-key-000001", "CLIENT_KEY": canaryClient, "PEPPER": "pepper-for-tests-0001", "ADMIN": adminKey}
+	h := newHarness(t, adminConfig, env, nil, newUpstream(t, &capture{}))
+	as := []string{"Authorization", "Bearer " + adminKey}
+	r := h.do("POST", "/admin/api/keys", `{"name":"m","plan":"free","user":"mallory"}`, as...)
+	var k struct{ Key string }
+	json.Unmarshal([]byte(r.body), &k)
+	if r := h.do("PUT", "/admin/api/users/mallory", `{"disabled":true}`, as...); r.status != 200 || !strings.Contains(r.body, `"disabled":true`) {
+		t.Fatalf("put: %d %s", r.status, r.body)
+	}
+	if r := h.do("POST", "/v1/chat/completions", `{"model":"fast","messages":[]}`, "Authorization", "Bearer "+k.Key); r.status != 403 {
+		t.Fatalf("disabled user's key: %d %s", r.status, r.body)
+	}
+	for name, c := range map[string]struct {
+		method, path, body string
+		status             int
+	}{
+		"get":          {"GET", "/admin/api/users/mallory", ``, 200},
+		"list":         {"GET", "/admin/api/users", ``, 200},
+		"missing":      {"GET", "/admin/api/users/nobody", ``, 404},
+		"unknown plan": {"PUT", "/admin/api/users/bob", `{"plan":"gold"}`, 400},
+		"bad field":    {"PUT", "/admin/api/users/bob", `{"role":"admin"}`, 400},
+		"wrong method": {"DELETE", "/admin/api/users/bob", ``, 405},
+	} {
+		if r := h.do(c.method, c.path, c.body, as...); r.status != c.status {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	if r := h.do("GET", "/admin/api/audit?kind=user.updated", "", as...); !strings.Contains(r.body, "mallory") {
+		t.Errorf("audit: %s", r.body)
+	}
+}
+
 func TestAdminOffWithoutAdminKeys(t *testing.T) {
 	h, _ := newAccessHarness(t)
 	if r := h.do("GET", "/admin/api/keys", "", "Authorization", "Bearer "+adminKey); r.status != 404 {

@@ -125,6 +125,16 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			fail(w, r, apierr.Unauthorized, "", reason)
 			return
 		}
+		p, err = d.Users.Apply(r.Context(), p)
+		switch {
+		case errors.Is(err, auth.ErrUserDisabled):
+			fail(w, r, apierr.Forbidden, "This user is disabled.", p.User)
+			return
+		case err != nil:
+			d.Logger.Error("user lookup failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
+			fail(w, r, apierr.Unavailable, "", "store error")
+			return
+		}
 		if p.Kind == auth.KindBrowserToken {
 			// CSRF: a browser-authenticated state change must come from a
 			// trusted origin (Origin / Sec-Fetch-Site).

@@ -104,7 +104,7 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	}
 	deps := Deps{Gateway: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log}
 	if h.db != nil {
-		deps.Audit = h.db
+		deps.Audit, deps.UserStore, deps.Users = h.db, h.db, auth.NewUsers(h.db, nil)
 	}
 	if len(cfg.Auth.JWT) > 0 {
 		v, err := auth.NewJWTVerifier(context.Background(), cfg.Auth.JWT, h.gw.Current().JWTSecrets, http.DefaultClient, nil, log)

@@ -29,6 +29,10 @@ type Deps struct {
 	Forwarder *proxy.Forwarder
 	// Keys checks virtual keys (nil: none are accepted).
 	Keys *auth.Keys
+	// Users applies per-user plan assignments and disabling (nil: none).
+	Users *auth.Users
+	// UserStore is where the admin API reads and writes users (nil: off).
+	UserStore store.Users
 	// JWT checks the app's own users' tokens (nil: none are accepted).
 	JWT *auth.JWTVerifier
 	// Audit records security events (nil: log only).

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/store"
+)
+
+func usersCmd(e env) *cobra.Command {
+	var cfgFlag string
+	cmd := &cobra.Command{
+		Use:   "users",
+		Short: "Assign plans to users and disable them",
+		Long: `A user's assigned plan overrides the plan claim of their JWTs; a disabled
+user's keys, tokens and JWTs are all refused (within a second).`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	cmd.PersistentFlags().StringVarP(&cfgFlag, "config", "c", "", "configuration file (default $KEYWARD_CONFIG or keyward.yaml)")
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users keyward has settings for",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ke, err := openKeys(c.Context(), e, cfgFlag)
+			if err != nil {
+				return err
+			}
+			defer ke.db.Close()
+			us, err := ke.db.ListUsers(c.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if us == nil {
+					us = []store.User{}
+				}
+				return json.NewEncoder(e.stdout).Encode(us)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "USER\tPLAN\tSTATUS\tUPDATED")
+			for _, u := range us {
+				st := "active"
+				if u.Disabled {
+					st = "disabled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, dash(u.Plan), st, day(u.UpdatedAt))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	var plan string
+	var disabled bool
+	set := &cobra.Command{
+		Use:   "set USER",
+		Short: "Set a user's plan (--plan) and status (--disabled)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ke, err := openKeys(c.Context(), e, cfgFlag)
+			if err != nil {
+				return err
+			}
+			defer ke.db.Close()
+			if plan != "" {
+				if _, ok := ke.cfg.Plan(plan); !ok {
+					return usageError{fmt.Errorf("no plan %q in the configuration", plan)}
+				}
+			}
+			if err := ke.db.PutUser(c.Context(), store.User{ID: args[0], Plan: plan, Disabled: disabled}); err != nil {
+				return err
+			}
+			if err := ke.db.AppendEvent(c.Context(), store.Event{Kind: "user.updated", Actor: "cli", Subject: args[0], Detail: fmt.Sprintf("plan=%q disabled=%v", plan, disabled)}); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Updated %s.\n", args[0])
+			return nil
+		},
+	}
+	set.Flags().StringVar(&plan, "plan", "", "plan to assign (empty: none, the token's or default plan applies)")
+	set.Flags().BoolVar(&disabled, "disabled", false, "refuse every credential of this user")
+	cmd.AddCommand(list, set)
+	return cmd
+}
