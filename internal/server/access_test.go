@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -164,5 +165,38 @@ func TestFailedAuthenticationIsLimitedPerIP(t *testing.T) {
 	evs, err := h.db.Events(context.Background(), store.EventFilter{Kind: "auth.failures"})
 	if err != nil || len(evs) != 1 || evs[0].Subject != "127.0.0.1" {
 		t.Fatalf("audit: %+v %v", evs, err)
+	}
+}
+
+func TestPlanRequestLimits(t *testing.T) {
+	cfg := strings.Replace(accessConfig, "  - name: pro\n    models: [fast, smart]\n", "  - name: pro\n    models: [fast, smart]\n    rpm: 3\n", 1)
+	env := map[string]string{"K": "provider-key-000001", "CLIENT_KEY": canaryClient, "PEPPER": "pepper-for-tests-0001"}
+	h := newHarness(t, cfg, env, nil, newUpstream(t, &capture{}))
+	_, a := createKey(t, h, auth.CreateOptions{Name: "a", Plan: "pro", User: "alice"})
+	_, a2 := createKey(t, h, auth.CreateOptions{Name: "a2", Plan: "pro", User: "alice"})
+	_, b := createKey(t, h, auth.CreateOptions{Name: "b", Plan: "pro", User: "bob"})
+	chat := `{"model":"fast","messages":[]}`
+	for i := 0; i < 3; i++ {
+		r := h.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+a)
+		if r.status != 200 || r.header.Get("X-Ratelimit-Remaining-Requests") != strconv.Itoa(2-i) || r.header.Get("X-Ratelimit-Limit-Requests") != "3" {
+			t.Fatalf("request %d: %d %v", i, r.status, r.header)
+		}
+	}
+	r := h.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+a)
+	if r.status != 429 || r.errorCode() != "rate_limited" || r.header.Get("Retry-After") != "20" || !strings.Contains(r.body, "3 requests per minute") {
+		t.Fatalf("4th: %d %s %v", r.status, r.body, r.header)
+	}
+	// Alice's other key shares her user limit; Bob has his own.
+	if r := h.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+a2); r.status != 429 {
+		t.Fatalf("alice's second key: %d", r.status)
+	}
+	if r := h.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+b); r.status != 200 {
+		t.Fatalf("bob: %d", r.status)
+	}
+	// The free plan has no request limit.
+	for i := 0; i < 5; i++ {
+		if r := h.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+canaryClient); r.status != 200 || r.header.Get("X-Ratelimit-Limit-Requests") != "" {
+			t.Fatalf("unlimited plan: %d %v", r.status, r.header)
+		}
 	}
 }

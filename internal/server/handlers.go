@@ -248,6 +248,9 @@ func (d Deps) forward(route provider.Route) http.Handler {
 			fail(w, r, apierr.ForbiddenModel, fmt.Sprintf("This credential may not use the model %q.", info.model), "")
 			return
 		}
+		if !d.checkRequestLimits(w, r) {
+			return
+		}
 		var usable = targets[:0:0]
 		for _, t := range targets {
 			if t.Provider.Supports(route) {

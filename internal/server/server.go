@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -29,6 +30,8 @@ type Deps struct {
 	Forwarder *proxy.Forwarder
 	// Keys checks virtual keys (nil: none are accepted).
 	Keys *auth.Keys
+	// Limiter enforces plans' request limits (nil: in memory).
+	Limiter ratelimit.Limiter
 	// Users applies per-user plan assignments and disabling (nil: none).
 	Users *auth.Users
 	// UserStore is where the admin API reads and writes users (nil: off).
@@ -55,6 +58,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Draining == nil {
 		d.Draining = new(atomic.Bool)
+	}
+	if d.Limiter == nil {
+		d.Limiter = ratelimit.NewMemory()
 	}
 	if d.Failures == nil {
 		d.Failures = auth.NewFailureLimiter(d.Gateway.Current().Config.Auth.FailedPerMinute, nil)
