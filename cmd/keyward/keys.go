@@ -51,6 +51,19 @@ func openKeys(ctx context.Context, e env, cfgFlag string) (*keyEnv, error) {
 	return &keyEnv{cfg: cfg, db: db, keys: auth.NewKeys(db, auth.KeysOptions{Pepper: pepper})}, nil
 }
 
+// withStore runs a command with the configuration's store open, closing it
+// after.
+func withStore(e env, cfgFlag *string, run func(c *cobra.Command, args []string, ke *keyEnv) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		ke, err := openKeys(c.Context(), e, *cfgFlag)
+		if err != nil {
+			return err
+		}
+		defer ke.db.Close()
+		return run(c, args, ke)
+	}
+}
+
 func keysCmd(e env) *cobra.Command {
 	var cfgFlag string
 	cmd := &cobra.Command{
@@ -73,12 +86,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Use:   "create",
 		Short: "Create a key and print it (once)",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			ke, err := openKeys(c.Context(), e, cfgFlag)
-			if err != nil {
-				return err
-			}
-			defer ke.db.Close()
+		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, _ []string, ke *keyEnv) error {
 			if err := auth.CheckGrant(ke.cfg, plan, scopes); err != nil {
 				return usageError{err}
 			}
@@ -97,7 +105,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 			}
 			fmt.Fprintf(e.stdout, "Created %s (%s).\n\n  %s\n\nStore it now: keyward does not keep it and cannot show it again.\n", rec.ID, rec.Name, plain)
 			return nil
-		},
+		}),
 	}
 	create.Flags().StringVar(&name, "name", "", "what the key is for (required)")
 	create.Flags().StringVar(&plan, "plan", "", "plan name from the configuration (required)")
@@ -115,12 +123,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Use:   "list",
 		Short: "List keys (never the keys themselves)",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			ke, err := openKeys(c.Context(), e, cfgFlag)
-			if err != nil {
-				return err
-			}
-			defer ke.db.Close()
+		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, _ []string, ke *keyEnv) error {
 			ks, err := ke.keys.List(c.Context(), store.KeyFilter{User: listUser, IncludeRevoked: all})
 			if err != nil {
 				return err
@@ -140,7 +143,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 					dash(strings.Join(k.Scopes, ",")), day(k.CreatedAt), day(k.ExpiresAt), day(k.LastUsedAt), status(k, now))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
 	list.Flags().BoolVar(&all, "all", false, "include revoked keys")
@@ -150,12 +153,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Use:   "revoke ID",
 		Short: "Revoke a key (refused within a second everywhere)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			ke, err := openKeys(c.Context(), e, cfgFlag)
-			if err != nil {
-				return err
-			}
-			defer ke.db.Close()
+		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, args []string, ke *keyEnv) error {
 			if err := ke.keys.Revoke(c.Context(), args[0], "cli"); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return usageError{fmt.Errorf("no key %q", args[0])}
@@ -164,7 +162,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 			}
 			fmt.Fprintf(e.stdout, "Revoked %s.\n", args[0])
 			return nil
-		},
+		}),
 	}
 
 	var grace time.Duration
@@ -173,12 +171,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Use:   "rotate ID",
 		Short: "Replace a key; the old one keeps working for the grace period",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			ke, err := openKeys(c.Context(), e, cfgFlag)
-			if err != nil {
-				return err
-			}
-			defer ke.db.Close()
+		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, args []string, ke *keyEnv) error {
 			if grace < 0 {
 				return usageError{errors.New("--grace must not be negative")}
 			}
@@ -194,7 +187,7 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 			}
 			fmt.Fprintf(e.stdout, "Created %s to replace %s; %s stays valid for %s.\n\n  %s\n\nStore it now: keyward does not keep it and cannot show it again.\n", rec.ID, args[0], args[0], grace, plain)
 			return nil
-		},
+		}),
 	}
 	rotate.Flags().DurationVar(&grace, "grace", 24*time.Hour, "how long the old key stays valid")
 	rotate.Flags().BoolVar(&rotJSON, "json", false, "print JSON")

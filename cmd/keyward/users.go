@@ -26,12 +26,7 @@ user's keys, tokens and JWTs are all refused (within a second).`,
 		Use:   "list",
 		Short: "List users keyward has settings for",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			ke, err := openKeys(c.Context(), e, cfgFlag)
-			if err != nil {
-				return err
-			}
-			defer ke.db.Close()
+		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, _ []string, ke *keyEnv) error {
 			us, err := ke.db.ListUsers(c.Context())
 			if err != nil {
 				return err
@@ -52,7 +47,7 @@ user's keys, tokens and JWTs are all refused (within a second).`,
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, dash(u.Plan), st, day(u.UpdatedAt))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	var plan string
@@ -61,12 +56,7 @@ user's keys, tokens and JWTs are all refused (within a second).`,
 		Use:   "set USER",
 		Short: "Set a user's plan (--plan) and status (--disabled)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			ke, err := openKeys(c.Context(), e, cfgFlag)
-			if err != nil {
-				return err
-			}
-			defer ke.db.Close()
+		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, args []string, ke *keyEnv) error {
 			if plan != "" {
 				if _, ok := ke.cfg.Plan(plan); !ok {
 					return usageError{fmt.Errorf("no plan %q in the configuration", plan)}
@@ -80,7 +70,7 @@ user's keys, tokens and JWTs are all refused (within a second).`,
 			}
 			fmt.Fprintf(e.stdout, "Updated %s.\n", args[0])
 			return nil
-		},
+		}),
 	}
 	set.Flags().StringVar(&plan, "plan", "", "plan to assign (empty: none, the token's or default plan applies)")
 	set.Flags().BoolVar(&disabled, "disabled", false, "refuse every credential of this user")
