@@ -102,6 +102,8 @@ models:
 		{"GET", "/admin/api/keys", ``},
 		{"GET", "/admin/api/audit", ``},
 		{"POST", "/admin/api/keys/key_nope/revoke", ``},
+		{"GET", "/admin/api/users", ``},
+		{"PUT", "/admin/api/users/u1", `{"plan":"all"}`},
 		{"OPTIONS", "/v1/chat/completions", ``},
 	}
 	swept := 0
@@ -153,7 +155,7 @@ models:
 			t.Errorf("a canary (%.10s…) is in the logs", k)
 		}
 	}
-	if swept < 140 {
+	if swept < 160 {
 		t.Errorf("swept only %d", swept)
 	}
 }
