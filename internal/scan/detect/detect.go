@@ -206,38 +206,45 @@ func (d *Detector) Scan(data []byte) []Finding {
 			ss = toLines(data, spans[ri], d.win[ri])
 		}
 		idx := r.Regex.SubexpIndex("secret")
+		pre := prechecks[r.ID]
 		for _, s := range ss {
 			cutStart := s.start > 0 && data[s.start-1] != '\n'
 			cutEnd := s.end < len(data) && data[s.end] != '\n'
-			for _, m := range r.Regex.FindAllSubmatchIndex(data[s.start:s.end], -1) {
-				if cutStart && m[0] == 0 || cutEnd && m[1] == s.end-s.start {
-					continue // the cut, not the text, may have made it match
-				}
-				start, end := m[0], m[1]
-				if idx > 0 {
-					if m[2*idx] < 0 {
+			pieces := []span{s}
+			if pre != nil {
+				pieces = pre(data, s)
+			}
+			for _, p := range pieces {
+				for _, m := range r.Regex.FindAllSubmatchIndex(data[p.start:p.end], -1) {
+					if cutStart && m[0]+p.start == s.start || cutEnd && m[1]+p.start == s.end {
+						continue // the cut, not the text, may have made it match
+					}
+					start, end := m[0], m[1]
+					if idx > 0 {
+						if m[2*idx] < 0 {
+							continue
+						}
+						start, end = m[2*idx], m[2*idx+1]
+					}
+					start, end = start+p.start, end+p.start
+					k := key{ri, start, end}
+					if seen[k] {
 						continue
 					}
-					start, end = m[2*idx], m[2*idx+1]
+					seen[k] = true
+					secret := string(data[start:end])
+					if !r.Check(secret) {
+						continue
+					}
+					sev := r.Severity
+					if sev == "" {
+						sev = rules.High
+					}
+					out = append(out, Finding{
+						RuleID: r.ID, Provider: r.Provider, Description: r.Description, Severity: sev,
+						Secret: secret, Start: start, End: end,
+					})
 				}
-				start, end = start+s.start, end+s.start
-				k := key{ri, start, end}
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				secret := string(data[start:end])
-				if !r.Check(secret) {
-					continue
-				}
-				sev := r.Severity
-				if sev == "" {
-					sev = rules.High
-				}
-				out = append(out, Finding{
-					RuleID: r.ID, Provider: r.Provider, Description: r.Description, Severity: sev,
-					Secret: secret, Start: start, End: end,
-				})
 			}
 		}
 	}
