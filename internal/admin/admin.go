@@ -88,11 +88,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			apierr.Write(w, apierr.OpenAI, apierr.RateLimited, "Too many failed authentications from this address; retry later.")
 			return
 		}
-		cred := ""
-		if v := r.Header.Get("Authorization"); len(v) > 7 && (v[:7] == "Bearer " || v[:7] == "bearer ") {
-			cred = v[7:]
-		}
-		match := secret.MatchIndex(snap.AdminKeys, cred)
+		match := secret.MatchIndex(snap.AdminKeys, auth.BearerToken(r))
 		if match < 0 {
 			d.Failures.Fail(ip)
 			d.Logger.Info("admin authentication failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "ip", ip)

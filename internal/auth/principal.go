@@ -2,11 +2,21 @@ package auth
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/keyward/keyward/internal/config"
 )
+
+// BearerToken returns the token of an "Authorization: Bearer …" header, or
+// "" when there is none (another scheme, or nothing after it).
+func BearerToken(r *http.Request) string {
+	if v := r.Header.Get("Authorization"); len(v) > 7 && (v[:7] == "Bearer " || v[:7] == "bearer ") {
+		return v[7:]
+	}
+	return ""
+}
 
 // Kind says how a principal authenticated.
 type Kind string

@@ -91,11 +91,8 @@ func notFound() http.Handler {
 // credential returns what the client presented: a bearer token or an
 // x-api-key (the Anthropic SDK's header).
 func credential(r *http.Request) string {
-	if v := r.Header.Get("Authorization"); v != "" {
-		if len(v) > 7 && (v[:7] == "Bearer " || v[:7] == "bearer ") {
-			return v[7:]
-		}
-		return ""
+	if r.Header.Get("Authorization") != "" {
+		return auth.BearerToken(r)
 	}
 	return r.Header.Get("X-Api-Key")
 }

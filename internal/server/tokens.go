@@ -106,7 +106,7 @@ func (d Deps) mintToken() http.Handler {
 			fail(w, r, apierr.Forbidden, fmt.Sprintf("No plan %q is configured.", safeName(plan)), "")
 			return
 		}
-		for _, route := range []string{"chat", "responses", "embeddings", "messages", "count_tokens", "models"} {
+		for _, route := range config.RouteNames {
 			if tokGrant.AllowsRoute(route) && !keyGrant.AllowsRoute(route) {
 				fail(w, r, apierr.Forbidden, fmt.Sprintf("The plan %q allows routes this key may not use.", safeName(plan)), route)
 				return
