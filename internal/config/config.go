@@ -49,6 +49,14 @@ type Config struct {
 	Auth      Auth       `yaml:"auth"`
 	Plans     []Plan     `yaml:"plans"`
 	CORS      CORS       `yaml:"cors"`
+	// Pricing overrides and extends the embedded price table.
+	Pricing []Pricing `yaml:"pricing"`
+	Usage   Usage     `yaml:"usage"`
+	Metrics Metrics   `yaml:"metrics"`
+	// TrustedProxies are the networks (CIDRs or addresses) of reverse
+	// proxies whose X-Forwarded-For is believed for the client IP; from
+	// anyone else the connection's address is the client IP.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Store says where keyward keeps virtual keys, users and audit events.
@@ -352,6 +360,55 @@ type Retry struct {
 	RateLimitCooldown time.Duration `yaml:"rate_limit_cooldown"`
 }
 
+// Pricing is one row of the price table, in USD per 1M tokens.
+type Pricing struct {
+	// Model is a provider model name (as sent upstream) or a configured
+	// model name.
+	Model  string  `yaml:"model"`
+	Input  float64 `yaml:"input"`
+	Output float64 `yaml:"output"`
+	// CachedInput prices input read from the prompt cache (default: Input).
+	CachedInput float64 `yaml:"cached_input"`
+	// CacheWrite prices input written to the prompt cache (default: Input).
+	CacheWrite float64 `yaml:"cache_write"`
+}
+
+// Unpriced model policies.
+const (
+	UnpricedDeny = "deny"
+	UnpricedZero = "zero"
+)
+
+// Usage configures usage records.
+type Usage struct {
+	// Retention is how long usage records are kept (default 2160h, 90 days).
+	Retention time.Duration `yaml:"retention"`
+	// PruneInterval is how often old records are deleted (default 1h).
+	PruneInterval time.Duration `yaml:"prune_interval"`
+	// QueueSize bounds the records waiting to be written (default 10000);
+	// beyond it records are dropped, counted and logged.
+	QueueSize int `yaml:"queue_size"`
+	// BatchSize is how many records one write holds at most (default 500).
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a record waits to be written (default 1s).
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Unpriced decides what happens to a model with no price when a spend
+	// cap applies: deny (default) refuses the request; zero lets it through
+	// at zero cost. Without a spend cap it is recorded at zero cost and
+	// logged once.
+	Unpriced string `yaml:"unpriced"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Disabled turns /metrics off.
+	Disabled bool `yaml:"disabled"`
+	// Listen serves /metrics on a separate address without authentication
+	// (bind it to a private interface). On the main listener /metrics
+	// needs an admin key.
+	Listen string `yaml:"listen"`
+}
+
 // Log configures logging (always through the redacting handler).
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
@@ -401,6 +458,14 @@ func Default() Config {
 			FailedPerMinute: 20,
 		},
 		CORS: CORS{MaxAge: 10 * time.Minute},
+		Usage: Usage{
+			Retention:     90 * 24 * time.Hour,
+			PruneInterval: time.Hour,
+			QueueSize:     10_000,
+			BatchSize:     500,
+			FlushInterval: time.Second,
+			Unpriced:      UnpricedDeny,
+		},
 	}
 }
 

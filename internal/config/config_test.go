@@ -236,6 +236,10 @@ plans:
     tpm: 20000             # tokens per minute
     concurrency: 2         # in-flight requests/streams per key
     spend: {daily_usd: 0.50, monthly_usd: 5}
+pricing:                   # overrides and additions to the embedded table, USD per 1M tokens
+  - {model: gpt-4.1-mini, input: 0.40, output: 1.60, cached_input: 0.10}
+usage:
+  retention: 2160h
 `
 	cfg, err := Parse([]byte(src))
 	if err != nil {
@@ -244,6 +248,47 @@ plans:
 	p, _ := cfg.Plan("free")
 	if p.RPM != 5 || p.RPD != 1000 || p.TPM != 20000 || p.Concurrency != 2 || p.Spend.DailyUSD != 0.5 || p.Spend.MonthlyUSD != 5 {
 		t.Errorf("plan = %+v %+v", p, p.Spend)
+	}
+	want := []Pricing{{Model: "gpt-4.1-mini", Input: 0.40, Output: 1.60, CachedInput: 0.10}}
+	if diff := cmp.Diff(want, cfg.Pricing); diff != "" {
+		t.Errorf("pricing (-want +got):\n%s", diff)
+	}
+	if cfg.Usage.Retention != 2160*time.Hour || cfg.Usage.Unpriced != UnpricedDeny || cfg.Usage.QueueSize != 10_000 {
+		t.Errorf("usage = %+v", cfg.Usage)
+	}
+}
+
+func TestUsageProblems(t *testing.T) {
+	b, _ := os.ReadFile("testdata/issue3.yaml")
+	src := string(b) + `
+pricing:
+  - {model: gpt-x, input: -1, output: 2}
+  - {model: GPT-X, input: 1, output: 2}
+  - {input: 1}
+usage: {retention: 10m, unpriced: allow, queue_size: 0}
+metrics: {listen: nowhere}
+trusted_proxies: [10.0.0.0/8, 192.168.1.1, not-an-ip]
+`
+	_, err := Parse([]byte(src))
+	if err == nil {
+		t.Fatal("want error")
+	}
+	for _, want := range []string{
+		"pricing[0].input: must be a price",
+		`pricing[1].model: duplicate price for "GPT-X"`,
+		"pricing[2].model: is required",
+		"usage.retention: must be at least 1h",
+		"usage.unpriced: must be",
+		"usage.queue_size",
+		"metrics.listen",
+		"trusted_proxies[2]",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "trusted_proxies[0]") || strings.Contains(err.Error(), "trusted_proxies[1]") {
+		t.Errorf("valid proxies refused:\n%v", err)
 	}
 }
 

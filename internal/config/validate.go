@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -282,6 +283,8 @@ func (c Config) validateAccess(p *problems) {
 		}
 	}
 
+	c.validateUsage(p)
+
 	for i, o := range c.CORS.AllowedOrigins {
 		if !ValidOrigin(o) {
 			p.add(fmt.Sprintf("cors.allowed_origins[%d]", i), "must be an origin such as https://app.example.com (scheme and host, no path; * is not allowed)")
@@ -406,4 +409,70 @@ func IsLoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c Config) validateUsage(p *problems) {
+	seen := map[string]bool{}
+	for i, pr := range c.Pricing {
+		path := fmt.Sprintf("pricing[%d]", i)
+		switch {
+		case strings.TrimSpace(pr.Model) == "":
+			p.add(path+".model", "is required")
+		case seen[strings.ToLower(pr.Model)]:
+			p.add(path+".model", "duplicate price for %q", pr.Model)
+		}
+		seen[strings.ToLower(pr.Model)] = true
+		for _, f := range []struct {
+			name string
+			v    float64
+		}{{"input", pr.Input}, {"output", pr.Output}, {"cached_input", pr.CachedInput}, {"cache_write", pr.CacheWrite}} {
+			if f.v < 0 || f.v > 1e6 || f.v != f.v {
+				p.add(path+"."+f.name, "must be a price in USD per 1M tokens, from 0 to 1000000")
+			}
+		}
+	}
+	u := c.Usage
+	if u.Retention < time.Hour {
+		p.add("usage.retention", "must be at least 1h (for example 2160h for 90 days)")
+	}
+	if u.PruneInterval < time.Minute {
+		p.add("usage.prune_interval", "must be at least 1m")
+	}
+	if u.QueueSize < 1 || u.QueueSize > 10_000_000 {
+		p.add("usage.queue_size", "must be from 1 to 10000000")
+	}
+	if u.BatchSize < 1 || u.BatchSize > 10_000 {
+		p.add("usage.batch_size", "must be from 1 to 10000")
+	}
+	if u.FlushInterval < time.Millisecond || u.FlushInterval > time.Minute {
+		p.add("usage.flush_interval", "must be from 1ms to 1m")
+	}
+	if u.Unpriced != UnpricedDeny && u.Unpriced != UnpricedZero {
+		p.add("usage.unpriced", "must be %q or %q", UnpricedDeny, UnpricedZero)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			p.add("metrics.listen", "must be host:port (for example 127.0.0.1:9464)")
+		}
+	}
+	for i, tp := range c.TrustedProxies {
+		if _, err := ParsePrefix(tp); err != nil {
+			p.add(fmt.Sprintf("trusted_proxies[%d]", i), "must be an IP address or a CIDR such as 10.0.0.0/8")
+		}
+	}
+}
+
+// ParsePrefix reads a CIDR or a single address (as a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		pf, err := netip.ParsePrefix(s)
+		return pf.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -54,7 +54,14 @@ var ErrInvalidLimit = errors.New("ratelimit: rate and period must be positive")
 
 // Limiter is what the request path needs from a rate limiter.
 type Limiter interface {
+	// Allow takes cost units for key if they fit, and reports the state
+	// either way. A refused request takes nothing.
 	Allow(ctx context.Context, key string, l Limit, cost int, now time.Time) (Decision, error)
+	// Adjust moves key's state by cost units unconditionally: a positive
+	// cost takes units even past the limit (a request used more than was
+	// estimated), a negative one gives units back, never past a full
+	// bucket (it used less).
+	Adjust(ctx context.Context, key string, l Limit, cost int, now time.Time) error
 }
 
 const shardCount = 64
@@ -68,8 +75,15 @@ type Memory struct {
 type shard struct {
 	mu  sync.Mutex
 	tat map[string]int64 // theoretical arrival time, unix nanoseconds
-	_   [40]byte         // keep shards on separate cache lines
+	// added counts keys added since the shard was last swept.
+	added int
+	_     [32]byte // keep shards on separate cache lines
 }
+
+// sweepEvery is how many new keys a shard takes before it drops the keys
+// whose limits are fully replenished, so memory stays bounded by the keys
+// active within their periods without a background goroutine.
+const sweepEvery = 1024
 
 var _ Limiter = (*Memory)(nil)
 
@@ -104,10 +118,54 @@ func (m *Memory) Allow(_ context.Context, key string, l Limit, cost int, now tim
 	stored, ok := sh.tat[key]
 	d, newTat := decide(l, int64(cost), t, stored, ok)
 	if d.Allowed && cost > 0 {
+		if !ok {
+			sh.noteAdded(t)
+		}
 		sh.tat[key] = newTat
 	}
 	sh.mu.Unlock()
 	return d, nil
+}
+
+// Adjust implements Limiter.
+func (m *Memory) Adjust(_ context.Context, key string, l Limit, cost int, now time.Time) error {
+	if l.Rate <= 0 || l.Period <= 0 {
+		return ErrInvalidLimit
+	}
+	if cost == 0 {
+		return nil
+	}
+	sh := &m.shards[fnv32a(key)%shardCount]
+	t := now.UnixNano()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	stored, ok := sh.tat[key]
+	tat := max(stored, t)
+	tat += int64(cost) * l.interval()
+	if tat <= t {
+		delete(sh.tat, key) // back to a full bucket
+		return nil
+	}
+	if !ok {
+		sh.noteAdded(t)
+	}
+	sh.tat[key] = tat
+	return nil
+}
+
+// noteAdded counts a new key and sweeps the shard now and then. The caller
+// holds the lock.
+func (sh *shard) noteAdded(now int64) {
+	sh.added++
+	if sh.added < sweepEvery {
+		return
+	}
+	sh.added = 0
+	for k, tat := range sh.tat {
+		if tat <= now {
+			delete(sh.tat, k)
+		}
+	}
 }
 
 // decide is GCRA: the request fits if, after it, the theoretical arrival

@@ -1,80 +1,33 @@
-package ratelimit
+package ratelimit_test
 
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/ratelimit"
+	"github.com/keyward/keyward/internal/ratelimit/ratelimittest"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var t0 = ratelimittest.T0
 
-type step struct {
-	at        time.Duration // since t0
-	cost      int
-	allowed   bool
-	remaining int
-	retry     time.Duration
+func TestMemoryLimiter(t *testing.T) {
+	ratelimittest.RunLimiter(t, func(*testing.T) ratelimit.Limiter { return ratelimit.NewMemory() })
 }
 
-func TestGCRA(t *testing.T) {
-	tests := []struct {
-		name  string
-		limit Limit
-		steps []step
-	}{
-		{"burst then refuse", PerMinute(3), []step{
-			{0, 1, true, 2, 0}, {0, 1, true, 1, 0}, {0, 1, true, 0, 0},
-			{0, 1, false, 0, 20 * time.Second},
-			{19 * time.Second, 1, false, 0, time.Second},
-			{20 * time.Second, 1, true, 0, 0},
-		}},
-		{"steady rate never refused", PerMinute(60), []step{
-			{0, 1, true, 59, 0}, {time.Second, 1, true, 59, 0}, {2 * time.Second, 1, true, 59, 0},
-		}},
-		{"replenishes fully", PerMinute(2), []step{
-			{0, 1, true, 1, 0}, {0, 1, true, 0, 0}, {time.Minute, 1, true, 1, 0},
-		}},
-		{"cost above one", Limit{Rate: 100, Period: time.Minute}, []step{
-			{0, 60, true, 40, 0}, {0, 50, false, 40, 6 * time.Second}, {0, 40, true, 0, 0},
-		}},
-		{"cost above burst never fits", Limit{Rate: 10, Period: time.Minute, Burst: 5}, []step{
-			{0, 6, false, 5, 0}, {0, 5, true, 0, 0},
-		}},
-		{"explicit smaller burst", Limit{Rate: 60, Period: time.Minute, Burst: 2}, []step{
-			{0, 1, true, 1, 0}, {0, 1, true, 0, 0}, {0, 1, false, 0, time.Second}, {time.Second, 1, true, 0, 0},
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := NewMemory()
-			for i, s := range tt.steps {
-				d, err := m.Allow(context.Background(), "k", tt.limit, s.cost, t0.Add(s.at))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if d.Allowed != s.allowed || d.Remaining != s.remaining || d.RetryAfter != s.retry {
-					t.Fatalf("step %d: got %+v, want allowed=%v remaining=%d retry=%v", i, d, s.allowed, s.remaining, s.retry)
-				}
-			}
-		})
-	}
+func TestMemorySlots(t *testing.T) {
+	ratelimittest.RunSlots(t, func(*testing.T) ratelimit.Slots { return ratelimit.NewMemorySlots() })
 }
 
-func TestResetAfterAndKeysIndependent(t *testing.T) {
-	m := NewMemory()
-	l := PerMinute(6) // one per 10s
-	d, _ := m.Allow(context.Background(), "a", l, 2, t0)
-	if d.ResetAfter != 20*time.Second || d.Limit != 6 {
-		t.Fatalf("%+v", d)
-	}
-	if d, _ := m.Allow(context.Background(), "b", l, 6, t0); !d.Allowed {
-		t.Fatal("keys are independent")
-	}
-	if _, err := m.Allow(context.Background(), "a", Limit{}, 1, t0); err == nil {
-		t.Fatal("invalid limit accepted")
+func TestSweep(t *testing.T) {
+	m := ratelimit.NewMemory()
+	l := ratelimit.PerMinute(6)
+	m.Allow(context.Background(), "a", l, 2, t0)
+	m.Allow(context.Background(), "b", l, 1, t0)
+	m.Sweep(t0.Add(15 * time.Second))
+	if m.Len() != 1 {
+		t.Fatalf("sweep left %d keys, want 1 (a is still limited)", m.Len())
 	}
 	m.Sweep(t0.Add(time.Minute))
 	if m.Len() != 0 {
@@ -82,47 +35,54 @@ func TestResetAfterAndKeysIndependent(t *testing.T) {
 	}
 }
 
-// TestConcurrentExact: N goroutines racing on one key get exactly the
-// burst, never more.
-func TestConcurrentExact(t *testing.T) {
-	m := NewMemory()
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for i := 0; i < 200; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if d, _ := m.Allow(context.Background(), "shared", PerMinute(50), 1, t0); d.Allowed {
-				allowed.Add(1)
-			}
-		}()
+// TestMemoryBounded: keys whose limits have replenished are dropped as new
+// keys arrive, without a background sweeper.
+func TestMemoryBounded(t *testing.T) {
+	m := ratelimit.NewMemory()
+	l := ratelimit.PerMinute(10)
+	for i := 0; i < 200_000; i++ {
+		now := t0.Add(time.Duration(i) * time.Millisecond)
+		m.Allow(context.Background(), fmt.Sprintf("ip:%d", i), l, 1, now)
 	}
-	wg.Wait()
-	if allowed.Load() != 50 {
-		t.Fatalf("allowed %d, want exactly 50", allowed.Load())
+	// Keys live 6s (one unit of 10/min); 200k keys arrive over 200s.
+	if n := m.Len(); n > 6_000+64*1024 {
+		t.Fatalf("%d keys tracked; expired keys are not dropped", n)
+	}
+}
+
+func TestSlotsForgetIdleKeys(t *testing.T) {
+	s := ratelimit.NewMemorySlots()
+	rel, _, _, _ := s.Acquire(context.Background(), "k", 1)
+	if s.InFlight("k") != 1 || s.Total() != 1 {
+		t.Fatal("not counted")
+	}
+	rel()
+	if s.InFlight("k") != 0 || s.Total() != 0 {
+		t.Fatal("not released")
 	}
 }
 
 func TestNoAllocations(t *testing.T) {
-	m := NewMemory()
+	m := ratelimit.NewMemory()
 	ctx := context.Background()
-	m.Allow(ctx, "key:abc", PerMinute(1000), 1, t0)
+	m.Allow(ctx, "key:abc", ratelimit.PerMinute(1000), 1, t0)
 	n := testing.AllocsPerRun(1000, func() {
-		m.Allow(ctx, "key:abc", PerMinute(1000), 1, t0)
+		m.Allow(ctx, "key:abc", ratelimit.PerMinute(1000), 1, t0)
+		m.Adjust(ctx, "key:abc", ratelimit.PerMinute(1000), -1, t0)
 	})
 	if n != 0 {
-		t.Fatalf("%v allocations per Allow", n)
+		t.Fatalf("%v allocations per Allow+Adjust", n)
 	}
 }
 
 func BenchmarkAllow(b *testing.B) {
-	m := NewMemory()
+	m := ratelimit.NewMemory()
 	ctx := context.Background()
 	keys := make([]string, 1024)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("key:%d", i)
 	}
-	l := PerMinute(1 << 30)
+	l := ratelimit.PerMinute(1 << 30)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
@@ -130,6 +90,18 @@ func BenchmarkAllow(b *testing.B) {
 		for pb.Next() {
 			m.Allow(ctx, keys[i&1023], l, 1, now)
 			i++
+		}
+	})
+}
+
+func BenchmarkSlots(b *testing.B) {
+	s := ratelimit.NewMemorySlots()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rel, _, _, _ := s.Acquire(ctx, "key:1", 1<<20)
+			rel()
 		}
 	})
 }

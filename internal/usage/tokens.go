@@ -1,0 +1,36 @@
+// Package usage measures what a request used — tokens by kind, from the
+// provider's response or stream — and records it: metadata only, written
+// asynchronously in batches, pruned after the retention period.
+package usage
+
+// Tokens counts a request's tokens by how they are billed. Providers
+// report input differently (OpenAI's prompt_tokens include cached tokens,
+// Anthropic's input_tokens do not); Tokens is normalised so the kinds never
+// overlap and Total is their sum.
+type Tokens struct {
+	// Input is the uncached input, billed at the input price.
+	Input int64 `json:"input"`
+	// CachedInput is input read from the provider's prompt cache.
+	CachedInput int64 `json:"cached_input,omitempty"`
+	// CacheWrite is input written to the prompt cache (Anthropic).
+	CacheWrite int64 `json:"cache_write,omitempty"`
+	// Output is every generated token, reasoning included.
+	Output int64 `json:"output"`
+	// Reasoning is the part of Output spent on reasoning (informational).
+	Reasoning int64 `json:"reasoning,omitempty"`
+}
+
+// InputTotal is all input tokens, cached or not.
+func (t Tokens) InputTotal() int64 { return t.Input + t.CachedInput + t.CacheWrite }
+
+// Total is all tokens, input and output.
+func (t Tokens) Total() int64 { return t.InputTotal() + t.Output }
+
+// Add returns the sum of two counts.
+func (t Tokens) Add(o Tokens) Tokens {
+	return Tokens{
+		Input: t.Input + o.Input, CachedInput: t.CachedInput + o.CachedInput,
+		CacheWrite: t.CacheWrite + o.CacheWrite, Output: t.Output + o.Output,
+		Reasoning: t.Reasoning + o.Reasoning,
+	}
+}
