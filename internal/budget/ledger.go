@@ -51,17 +51,18 @@ func (p Period) End(t time.Time) time.Time {
 
 // Scopes name what a cap counts.
 const (
-	ScopeKey  = "key"  // one credential (Subject: the principal id)
-	ScopeUser = "user" // one user across credentials (Subject: the user id)
-	// ScopePlanUser is one user's spend on one plan (Subject: "plan/user").
+	ScopeKey  = "key"  // one credential (Key: the principal id)
+	ScopeUser = "user" // one user across credentials (User)
+	// ScopePlanUser is one user's spend on one plan (Plan and User).
 	ScopePlanUser = "plan-user"
 )
 
 // Cap is one spend cap.
 type Cap struct {
-	Scope   string
-	Subject string
-	Period  Period
+	Scope string
+	// Key, User and Plan name what the scope counts; the others are empty.
+	Key, User, Plan string
+	Period          Period
 	// Limit is in micro-USD.
 	Limit int64
 	// Source says where the cap comes from, for messages ("plan free",
@@ -70,13 +71,13 @@ type Cap struct {
 }
 
 func (c Cap) counter(now time.Time) string {
-	return c.Scope + "\x00" + c.Subject + "\x00" + c.Period.String() + "\x00" + c.Period.Start(now).Format(time.DateOnly)
+	return c.Scope + "\x00" + c.Key + "\x00" + c.User + "\x00" + c.Plan + "\x00" + c.Period.String() + "\x00" + c.Period.Start(now).Format(time.DateOnly)
 }
 
-// SpendSource reports what a subject has spent since a time: the records
-// already written, so spend survives restarts.
+// SpendSource reports what a cap's subject has spent since a time, in
+// micro-USD: the records already written, so spend survives restarts.
 type SpendSource interface {
-	Spent(ctx context.Context, scope, subject string, since time.Time) (int64, error)
+	Spent(ctx context.Context, c Cap, since time.Time) (int64, error)
 }
 
 // Refusal says which cap a reservation did not fit.
@@ -206,7 +207,7 @@ func (l *Ledger) load(ctx context.Context, key string, c Cap, now time.Time) err
 	var spent int64
 	if l.src != nil {
 		var err error
-		spent, err = l.src.Spent(ctx, c.Scope, c.Subject, c.Period.Start(now))
+		spent, err = l.src.Spent(ctx, c, c.Period.Start(now))
 		if err != nil {
 			return fmt.Errorf("budget: reading spend of %s %s: %w", c.Scope, c.Period, err)
 		}

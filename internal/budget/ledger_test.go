@@ -15,7 +15,8 @@ var now = time.Date(2026, 11, 25, 13, 0, 0, 0, time.UTC)
 
 type fakeSpend map[string]int64
 
-func (f fakeSpend) Spent(_ context.Context, scope, subject string, since time.Time) (int64, error) {
+func (f fakeSpend) Spent(_ context.Context, c Cap, since time.Time) (int64, error) {
+	scope, subject := c.Scope, c.Key+c.User
 	if scope == "broken" {
 		return 0, errors.New("store down")
 	}
@@ -55,8 +56,8 @@ func TestReserveSettleRelease(t *testing.T) {
 	ctx := context.Background()
 	src := fakeSpend{"key/k1/2026-11-25": 300_000}
 	l := NewLedger(src)
-	day := Cap{Scope: ScopeKey, Subject: "k1", Period: Daily, Limit: 500_000, Source: "plan free"}
-	month := Cap{Scope: ScopeKey, Subject: "k1", Period: Monthly, Limit: 5_000_000, Source: "plan free"}
+	day := Cap{Scope: ScopeKey, Key: "k1", Period: Daily, Limit: 500_000, Source: "plan free"}
+	month := Cap{Scope: ScopeKey, Key: "k1", Period: Monthly, Limit: 5_000_000, Source: "plan free"}
 	caps := []Cap{day, month}
 
 	r1, ref, err := l.Reserve(ctx, caps, 150_000, now)
@@ -100,7 +101,7 @@ func TestReserveSettleRelease(t *testing.T) {
 		t.Fatalf("new day refused: %+v", ref)
 	}
 	l.Sweep(tomorrow)
-	if _, _, err := l.Reserve(ctx, []Cap{{Scope: "broken", Subject: "x", Limit: 1}}, 1, now); err == nil {
+	if _, _, err := l.Reserve(ctx, []Cap{{Scope: "broken", Key: "x", Limit: 1}}, 1, now); err == nil {
 		t.Fatal("store error swallowed")
 	}
 }
@@ -112,8 +113,8 @@ func TestRaceNeverOvershoots(t *testing.T) {
 	ctx := context.Background()
 	l := NewLedger(nil)
 	caps := []Cap{
-		{Scope: ScopeKey, Subject: "k", Period: Daily, Limit: 1_000_000},
-		{Scope: ScopeUser, Subject: "u", Period: Monthly, Limit: 2_000_000},
+		{Scope: ScopeKey, Key: "k", Period: Daily, Limit: 1_000_000},
+		{Scope: ScopeUser, User: "u", Period: Monthly, Limit: 2_000_000},
 	}
 	var spent, admitted atomic.Int64
 	var wg sync.WaitGroup

@@ -51,6 +51,13 @@ type Request struct {
 	OutputTokens int
 	// Clamped lists the fields lowered to the cap.
 	Clamped []string
+	// Choices is how many completions the request asks for (chat's "n"),
+	// each of which may use OutputTokens.
+	Choices int
+	// ClientUsage is set when a chat stream asked for its usage chunk
+	// (stream_options.include_usage). keyward asks for it on every chat
+	// stream and removes it again when the client did not.
+	ClientUsage bool
 
 	fields   map[string]json.RawMessage
 	hasToken bool
@@ -68,7 +75,7 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 	if fields == nil {
 		return nil, fail(apierr.InvalidJSON, "the request body must be a JSON object")
 	}
-	r := &Request{Route: route, fields: fields}
+	r := &Request{Route: route, fields: fields, Choices: 1}
 	raw, ok := fields["model"]
 	if !ok || bytes.Equal(raw, []byte("null")) {
 		return nil, fail(apierr.ModelRequired, "the request must name a model, for example \"model\": \"fast\"")
@@ -85,6 +92,23 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 		}
 		if r.Stream && !route.CanStream() {
 			return nil, fail(apierr.InvalidRequest, "this route does not stream")
+		}
+	}
+
+	if route == provider.Chat {
+		if raw, ok := fields["n"]; ok && !bytes.Equal(raw, []byte("null")) {
+			if err := json.Unmarshal(raw, &r.Choices); err != nil || r.Choices < 1 || r.Choices > maxChoices {
+				return nil, fail(apierr.InvalidRequest, "\"n\" must be an integer from 1 to %d", maxChoices)
+			}
+		}
+		if raw, ok := fields["stream_options"]; ok && !bytes.Equal(raw, []byte("null")) {
+			var so struct {
+				IncludeUsage *bool `json:"include_usage"`
+			}
+			if err := json.Unmarshal(raw, &so); err != nil || raw[0] != '{' {
+				return nil, fail(apierr.InvalidRequest, "\"stream_options\" must be an object such as {\"include_usage\": true}")
+			}
+			r.ClientUsage = so.IncludeUsage != nil && *so.IncludeUsage
 		}
 	}
 
@@ -146,9 +170,28 @@ func (r *Request) Body(model, tokenField string) []byte {
 	if !r.hasToken && tokenField != "" && r.OutputTokens > 0 {
 		out[tokenField] = json.RawMessage(strconv.Itoa(r.OutputTokens))
 	}
+	if r.InjectsUsage() {
+		// Ask for the usage chunk, keeping the client's other options.
+		opts := map[string]json.RawMessage{}
+		if raw, ok := r.fields["stream_options"]; ok {
+			_ = json.Unmarshal(raw, &opts) // checked in Parse
+		}
+		opts["include_usage"] = json.RawMessage("true")
+		b, _ := json.Marshal(opts)
+		out["stream_options"] = b
+	}
 	b, _ := json.Marshal(out) // RawMessages that parsed once: cannot fail
 	return b
 }
+
+// InjectsUsage reports whether Body asks the provider for a usage chunk
+// the client did not ask for (and the proxy must remove again).
+func (r *Request) InjectsUsage() bool {
+	return r.Route == provider.Chat && r.Stream && !r.ClientUsage
+}
+
+// maxChoices bounds chat's "n" (OpenAI's own limit).
+const maxChoices = 128
 
 // TokenField picks the output-token field a target reads on this route.
 func (r *Request) TokenField(p *provider.Provider) string {

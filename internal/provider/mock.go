@@ -304,8 +304,12 @@ func mockEvents(route Route, id, model string, chunks []string, u usage, include
 		ev("response.completed", map[string]any{"response": done})
 	default:
 		base := func(delta map[string]any, finish any) map[string]any {
-			return map[string]any{"id": "chatcmpl-" + id, "object": "chat.completion.chunk", "created": mockCreated, "model": model,
+			m := map[string]any{"id": "chatcmpl-" + id, "object": "chat.completion.chunk", "created": mockCreated, "model": model,
 				"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": nil}}}
+			if includeUsage {
+				m["usage"] = nil // as OpenAI sends it on every chunk but the last
+			}
+			return m
 		}
 		add("", base(map[string]any{"role": "assistant", "content": ""}, nil))
 		for _, c := range chunks {

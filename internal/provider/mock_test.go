@@ -389,8 +389,10 @@ func TestMockStreamChat(t *testing.T) {
 				if d["object"] != "chat.completion.chunk" || d["id"] != "chatcmpl-m-mock-1" || d["model"] != "m" {
 					t.Errorf("chunk %d header fields: %v", i, d)
 				}
-				if _, ok := d["usage"]; ok {
-					t.Errorf("chunk %d carries usage: %v", i, d)
+				// With include_usage OpenAI sends "usage": null on every
+				// chunk but the last; without it, no usage field at all.
+				if u, ok := d["usage"]; ok != tt.wantUsage || u != nil {
+					t.Errorf("chunk %d usage field = %v (present %v), want present=%v and null", i, u, ok, tt.wantUsage)
 				}
 				choice := d["choices"].([]any)[0].(map[string]any)
 				delta := choice["delta"].(map[string]any)

@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/usage"
 )
 
 // maxEventBytes bounds one upstream SSE event.
@@ -45,7 +46,30 @@ type Info struct {
 	UpstreamStatus int
 	Code           apierr.Code
 	Streamed       bool
+	// Usage is what the answered request used, known once Forward returns;
+	// Metered says how it was learned (see the Metered constants).
+	Usage   usage.Tokens
+	Metered Metered
+	// Sent is when the answered attempt left for the provider, and
+	// Headers when its response headers came back.
+	Sent, Headers time.Time
 }
+
+// Metered says where a request's usage comes from.
+type Metered string
+
+// How usage is known.
+const (
+	// MeteredNone: nothing is charged (no answer, or an upstream error
+	// before any usage was reported).
+	MeteredNone Metered = ""
+	// MeteredReported: the provider's own figures.
+	MeteredReported Metered = "reported"
+	// MeteredEstimated: the response ended early (the client left, the
+	// stream broke); input and the output passed on are estimated where
+	// the provider had not reported them.
+	MeteredEstimated Metered = "estimated"
+)
 
 // Call is one request to forward.
 type Call struct {
@@ -54,6 +78,9 @@ type Call struct {
 	Targets []gateway.Target
 	Snap    *gateway.Snapshot
 	Info    *Info
+	// InputEstimate stands in for the input tokens of a response that
+	// ended before the provider reported them.
+	InputEstimate int64
 }
 
 // Forwarder forwards calls. It is safe for concurrent use.
@@ -110,6 +137,9 @@ type attempt struct {
 	idleFired atomic.Bool
 	fail      *failure
 	committed bool
+	// meter follows a streamed answer, tap keeps a JSON answer's bytes.
+	meter *usage.Meter
+	tap   *bodyTap
 }
 
 func attemptOf(ctx context.Context) *attempt {
@@ -251,9 +281,13 @@ func (f *Forwarder) try(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	out.Body = http.NoBody
 	out.ContentLength = 0
 	gw := &guardWriter{w: w}
+	c.Info.Sent = f.now()
 	f.rp.ServeHTTP(gw, out)
 	if at.fail != nil {
 		c.Info.UpstreamStatus = at.fail.status
+	}
+	if at.committed {
+		f.meter(at)
 	}
 	return at
 }
@@ -331,7 +365,8 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Accel-Buffering", "no")
 	case "application/json":
-		resp.Body = readCloser{scrub.Reader(resp.Body), resp.Body}
+		at.tap = &bodyTap{src: resp.Body}
+		resp.Body = readCloser{scrub.Reader(at.tap), resp.Body}
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
 	default:
@@ -348,6 +383,7 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 	resp.ContentLength = -1
 	at.committed = true
 	at.call.Info.UpstreamStatus = resp.StatusCode
+	at.call.Info.Headers = f.now()
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/stream"
+	"github.com/keyward/keyward/internal/usage"
 )
 
 // sseBody passes an upstream event stream on event by event: each event is
@@ -31,10 +32,15 @@ type sseBody struct {
 	idle  time.Duration
 	timer *time.Timer
 	once  sync.Once
+	// strip removes the usage chunk keyward asked for and the client did
+	// not, so the client sees the stream it asked for.
+	strip bool
 }
 
 func newSSEBody(src io.ReadCloser, at *attempt, log *slog.Logger, idle time.Duration) *sseBody {
 	b := &sseBody{src: src, rd: stream.NewReader(src, maxEventBytes), at: at, log: log, idle: idle}
+	at.meter = usage.NewMeter(at.call.Route)
+	b.strip = at.call.Req != nil && at.call.Req.InjectsUsage()
 	if idle > 0 {
 		b.timer = time.AfterFunc(idle, func() {
 			at.idleFired.Store(true)
@@ -81,9 +87,20 @@ func (b *sseBody) accept(ev stream.Event) {
 		b.final, b.done = true, true
 		defer b.Close()
 	}
+	usageOnly := !ev.Comment && b.at.meter.Event(ev.Name, ev.Data)
+	raw := ev.Raw
+	if b.strip && !ev.Comment {
+		if usageOnly {
+			b.out = nil // metered, not passed on
+			return
+		}
+		if d := dropNullUsage(ev.Data); len(d) != len(ev.Data) {
+			raw = stream.Append(nil, stream.Event{Name: ev.Name, ID: ev.ID, Data: d})
+		}
+	}
 	// fill runs only once out is drained, so aliasing the reader's buffer
 	// here is safe: the next Next() happens after this is consumed.
-	b.out = terminate(b.at.call.Snap.Scrub.Bytes(ev.Raw))
+	b.out = terminate(b.at.call.Snap.Scrub.Bytes(raw))
 }
 
 // terminate makes sure an event ends with its blank line (an upstream may

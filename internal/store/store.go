@@ -108,10 +108,110 @@ type Audit interface {
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 }
 
+// UsageRecord is what one request used: metadata only. Prompts and
+// completions are never stored.
+type UsageRecord struct {
+	At        time.Time
+	RequestID string
+	// Key is the principal's id ("key:…", "client:…", "jwt:…", "browser:…").
+	Key  string
+	User string
+	Plan string
+	// Route is chat, responses, embeddings, messages or count_tokens.
+	Route    string
+	Provider string
+	// Model is the configured name the client asked for; TargetModel the
+	// provider model it was sent to.
+	Model       string
+	TargetModel string
+	Input       int64
+	CachedInput int64
+	CacheWrite  int64
+	Output      int64
+	Reasoning   int64
+	// CostMicros is the cost in micro-USD.
+	CostMicros int64
+	Status     int
+	// Metered says how the tokens are known: reported, estimated or none.
+	Metered  string
+	Latency  time.Duration
+	Streamed bool
+}
+
+// UsageFilter selects usage records. Empty fields select all.
+type UsageFilter struct {
+	Since, Until time.Time
+	Key, User    string
+	Model, Plan  string
+}
+
+// Groupings of a usage summary.
+const (
+	ByUser  = "user"
+	ByKey   = "key"
+	ByModel = "model"
+	ByDay   = "day"
+)
+
+// UsageGroup sums the records of one group.
+type UsageGroup struct {
+	// Group is the user, key, model or day (YYYY-MM-DD, UTC).
+	Group       string
+	Requests    int64
+	Input       int64
+	CachedInput int64
+	CacheWrite  int64
+	Output      int64
+	CostMicros  int64
+}
+
+// SpendFilter selects whose spend to sum: a key, a user, or a user on a
+// plan. Empty fields select all.
+type SpendFilter struct {
+	Key, User, Plan string
+	Since           time.Time
+}
+
+// Usage stores usage records.
+type Usage interface {
+	// AppendUsage writes a batch of records in one transaction.
+	AppendUsage(ctx context.Context, recs []UsageRecord) error
+	// SummarizeUsage groups the selected records by ByUser, ByKey,
+	// ByModel or ByDay, largest cost first (ByDay: oldest day first).
+	SummarizeUsage(ctx context.Context, f UsageFilter, by string) ([]UsageGroup, error)
+	// SpentMicros is the total cost of the selected records.
+	SpentMicros(ctx context.Context, f SpendFilter) (int64, error)
+	// PruneUsage deletes records older than before and says how many.
+	PruneUsage(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Budget is a spend cap set by an operator for a key or a user, beside
+// the caps of its plan (all apply; the tightest decides).
+type Budget struct {
+	// Scope is "key" or "user"; Subject the key id or the user id.
+	Scope   string
+	Subject string
+	// DailyMicros and MonthlyMicros are caps in micro-USD (0: none).
+	DailyMicros   int64
+	MonthlyMicros int64
+	UpdatedAt     time.Time
+}
+
+// Budgets stores operators' spend caps.
+type Budgets interface {
+	// PutBudget creates or replaces the budget of a scope and subject.
+	PutBudget(ctx context.Context, b Budget) error
+	Budget(ctx context.Context, scope, subject string) (Budget, error)
+	ListBudgets(ctx context.Context) ([]Budget, error)
+	DeleteBudget(ctx context.Context, scope, subject string) error
+}
+
 // Store is everything keyward keeps.
 type Store interface {
 	Keys
 	Users
 	Audit
+	Usage
+	Budgets
 	Close() error
 }

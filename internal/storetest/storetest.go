@@ -24,6 +24,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("users", func(t *testing.T) { testUsers(t, open(t)) })
 	t.Run("audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
+	t.Run("usage", func(t *testing.T) { testUsage(t, open(t)) })
+	t.Run("budgets", func(t *testing.T) { testBudgets(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
@@ -240,5 +242,131 @@ func testConcurrent(t *testing.T, s store.Store) {
 	}
 	if l, _ := s.ListKeys(ctx, store.KeyFilter{}); len(l) != 20 {
 		t.Errorf("%d keys after concurrent creation", len(l))
+	}
+}
+
+func rec(at time.Time, key, user, plan, model string, in, out, cost int64) store.UsageRecord {
+	return store.UsageRecord{At: at, RequestID: "req_" + key, Key: key, User: user, Plan: plan, Route: "chat", Provider: "openai",
+		Model: model, TargetModel: model + "-2025", Input: in, Output: out, CostMicros: cost, Status: 200, Metered: "reported",
+		Latency: 1500 * time.Millisecond, Streamed: true}
+}
+
+func testUsage(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	day1, day2 := t0, t0.Add(24*time.Hour)
+	recs := []store.UsageRecord{
+		rec(day1, "key:a", "alice", "free", "fast", 100, 10, 1000),
+		rec(day1.Add(time.Hour), "key:a", "alice", "free", "smart", 200, 20, 5000),
+		rec(day2, "key:b", "bob", "pro", "fast", 50, 5, 300),
+		rec(day2.Add(time.Minute), "key:c", "alice", "pro", "fast", 1, 1, 7),
+	}
+	recs[1].CachedInput, recs[1].CacheWrite, recs[1].Reasoning = 30, 40, 5
+	if err := s.AppendUsage(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendUsage(ctx, nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+	tests := []struct {
+		name string
+		f    store.UsageFilter
+		by   string
+		want []store.UsageGroup
+	}{
+		{"by user", store.UsageFilter{}, store.ByUser, []store.UsageGroup{
+			{Group: "alice", Requests: 3, Input: 301, CachedInput: 30, CacheWrite: 40, Output: 31, CostMicros: 6007},
+			{Group: "bob", Requests: 1, Input: 50, Output: 5, CostMicros: 300},
+		}},
+		{"by key since day2", store.UsageFilter{Since: day2}, store.ByKey, []store.UsageGroup{
+			{Group: "key:b", Requests: 1, Input: 50, Output: 5, CostMicros: 300},
+			{Group: "key:c", Requests: 1, Input: 1, Output: 1, CostMicros: 7},
+		}},
+		{"by model for alice", store.UsageFilter{User: "alice"}, store.ByModel, []store.UsageGroup{
+			{Group: "smart", Requests: 1, Input: 200, CachedInput: 30, CacheWrite: 40, Output: 20, CostMicros: 5000},
+			{Group: "fast", Requests: 2, Input: 101, Output: 11, CostMicros: 1007},
+		}},
+		{"by day", store.UsageFilter{}, store.ByDay, []store.UsageGroup{
+			{Group: day1.Format(time.DateOnly), Requests: 2, Input: 300, CachedInput: 30, CacheWrite: 40, Output: 30, CostMicros: 6000},
+			{Group: day2.Format(time.DateOnly), Requests: 2, Input: 51, Output: 6, CostMicros: 307},
+		}},
+		{"until excludes", store.UsageFilter{Until: day1.Add(time.Hour)}, store.ByModel, []store.UsageGroup{
+			{Group: "fast", Requests: 1, Input: 100, Output: 10, CostMicros: 1000},
+		}},
+		{"nothing", store.UsageFilter{Key: "key:zz"}, store.ByUser, []store.UsageGroup{}},
+	}
+	for _, tt := range tests {
+		got, err := s.SummarizeUsage(ctx, tt.f, tt.by)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if _, err := s.SummarizeUsage(ctx, store.UsageFilter{}, "bogus"); err == nil {
+		t.Error("unknown grouping accepted")
+	}
+	for _, sp := range []struct {
+		f    store.SpendFilter
+		want int64
+	}{
+		{store.SpendFilter{Key: "key:a"}, 6000},
+		{store.SpendFilter{User: "alice"}, 6007},
+		{store.SpendFilter{User: "alice", Plan: "pro"}, 7},
+		{store.SpendFilter{User: "alice", Since: day1.Add(time.Minute)}, 5007},
+		{store.SpendFilter{User: "nobody"}, 0},
+	} {
+		got, err := s.SpentMicros(ctx, sp.f)
+		if err != nil || got != sp.want {
+			t.Errorf("SpentMicros(%+v) = %d, %v; want %d", sp.f, got, err, sp.want)
+		}
+	}
+	n, err := s.PruneUsage(ctx, day2)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneUsage = %d, %v; want 2", n, err)
+	}
+	got, _ := s.SummarizeUsage(ctx, store.UsageFilter{}, store.ByDay)
+	if len(got) != 1 || got[0].Group != day2.Format(time.DateOnly) {
+		t.Errorf("after prune: %+v", got)
+	}
+}
+
+func testBudgets(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Budget(ctx, "user", "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing budget: %v", err)
+	}
+	a := store.Budget{Scope: "user", Subject: "alice", DailyMicros: 500_000, UpdatedAt: t0}
+	k := store.Budget{Scope: "key", Subject: "key:k1", MonthlyMicros: 9_000_000, UpdatedAt: t0}
+	for _, b := range []store.Budget{a, k} {
+		if err := s.PutBudget(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.DailyMicros, a.MonthlyMicros, a.UpdatedAt = 250_000, 1_000_000, t0.Add(time.Hour)
+	if err := s.PutBudget(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Budget(ctx, "user", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, got); diff != "" {
+		t.Errorf("replaced budget (-want +got):\n%s", diff)
+	}
+	list, err := s.ListBudgets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.Budget{k, a}, list); diff != "" {
+		t.Errorf("list (-want +got):\n%s", diff)
+	}
+	if err := s.DeleteBudget(ctx, "key", "key:k1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteBudget(ctx, "key", "key:k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second delete: %v", err)
 	}
 }

@@ -1,0 +1,111 @@
+package budget
+
+import (
+	"math"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/usage"
+)
+
+// Price is a model's price in USD per 1M tokens.
+type Price struct {
+	Input, Output float64
+	// CachedInput is input read from the prompt cache; CacheWrite is input
+	// written to it (Anthropic, newer OpenAI models). Zero means the input
+	// price.
+	CachedInput, CacheWrite float64
+}
+
+// Cost is the price of a request's tokens, in micro-USD, rounded to the
+// nearest. (A price per 1M tokens is the price of one token in micro-USD.)
+func (p Price) Cost(t usage.Tokens) int64 {
+	return int64(math.Round(p.exact(t)))
+}
+
+// Bound is the cost of tokens rounded up: what a reservation holds.
+func (p Price) Bound(t usage.Tokens) int64 {
+	return int64(math.Ceil(p.exact(t)))
+}
+
+func (p Price) exact(t usage.Tokens) float64 {
+	cached, write := p.CachedInput, p.CacheWrite
+	if cached == 0 {
+		cached = p.Input
+	}
+	if write == 0 {
+		write = p.Input
+	}
+	return float64(t.Input)*p.Input + float64(t.CachedInput)*cached + float64(t.CacheWrite)*write + float64(t.Output)*p.Output
+}
+
+// Prices looks up a model's price: the configuration's rows first (by the
+// model sent upstream, then by the configured name), then the embedded
+// table. It is safe for concurrent use.
+type Prices struct {
+	override map[string]Price
+	builtin  map[string]Price
+	warned   sync.Map // unpriced model → struct{}
+}
+
+// NewPrices builds the lookup from the configuration's pricing rows.
+func NewPrices(rows []config.Pricing) *Prices {
+	p := &Prices{override: make(map[string]Price, len(rows)), builtin: builtinPrices}
+	for _, r := range rows {
+		p.override[strings.ToLower(r.Model)] = Price{Input: r.Input, Output: r.Output, CachedInput: r.CachedInput, CacheWrite: r.CacheWrite}
+	}
+	return p
+}
+
+// datedSuffix matches the snapshot dates providers append to model names
+// (gpt-4.1-mini-2025-04-14, claude-sonnet-4-5-20250929).
+var datedSuffix = regexp.MustCompile(`-(\d{4}-\d{2}-\d{2}|\d{8})$`)
+
+// Lookup prices target (the model sent upstream), or alias (the model's
+// configured name). ok is false when neither has a price.
+func (p *Prices) Lookup(target, alias string) (Price, bool) {
+	t, a := strings.ToLower(target), strings.ToLower(alias)
+	for _, name := range []string{t, a} {
+		if name == "" {
+			continue
+		}
+		if pr, ok := p.override[name]; ok {
+			return pr, true
+		}
+	}
+	for _, name := range candidates(t) {
+		if pr, ok := p.override[name]; ok {
+			return pr, true
+		}
+		if pr, ok := p.builtin[name]; ok {
+			return pr, true
+		}
+	}
+	return Price{}, false
+}
+
+// candidates are the names a provider model is priced under: itself,
+// without a "models/" or vendor prefix, and without a snapshot date.
+func candidates(name string) []string {
+	out := []string{name}
+	base := strings.TrimPrefix(name, "models/")
+	if i := strings.LastIndexByte(base, '/'); i >= 0 && !strings.HasPrefix(base, "openai/") && !strings.HasPrefix(base, "meta-llama/") && !strings.HasPrefix(base, "moonshotai/") && !strings.HasPrefix(base, "qwen/") {
+		base = base[i+1:]
+	}
+	if base != name {
+		out = append(out, base)
+	}
+	if d := datedSuffix.ReplaceAllString(base, ""); d != base {
+		out = append(out, d)
+	}
+	return out
+}
+
+// WarnOnce reports true the first time an unpriced model is seen, so it is
+// logged once rather than on every request.
+func (p *Prices) WarnOnce(model string) bool {
+	_, seen := p.warned.LoadOrStore(model, struct{}{})
+	return !seen
+}

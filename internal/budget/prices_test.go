@@ -1,0 +1,73 @@
+package budget
+
+import (
+	"testing"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/usage"
+)
+
+func TestPriceLookup(t *testing.T) {
+	p := NewPrices([]config.Pricing{
+		{Model: "gpt-4.1-mini", Input: 0.40, Output: 1.60, CachedInput: 0.10},
+		{Model: "Local-Llama", Input: 0.01, Output: 0.02},
+		{Model: "fast", Input: 9, Output: 9},
+	})
+	tests := []struct {
+		target, alias string
+		want          Price
+		ok            bool
+	}{
+		{"gpt-4.1-mini", "", Price{Input: 0.40, Output: 1.60, CachedInput: 0.10}, true},
+		{"gpt-4.1-mini-2025-04-14", "", Price{Input: 0.40, Output: 1.60, CachedInput: 0.10}, true},
+		{"claude-haiku-4-5-20251001", "", builtinPrices["claude-haiku-4-5"], true},
+		{"models/gemini-2.5-flash", "", builtinPrices["gemini-2.5-flash"], true},
+		{"openai/gpt-oss-120b", "", builtinPrices["openai/gpt-oss-120b"], true},
+		{"local-llama", "", Price{Input: 0.01, Output: 0.02}, true},
+		// The configured name prices a target the table does not know.
+		{"my-finetune", "fast", Price{Input: 9, Output: 9}, true},
+		// A target price in config wins over the alias.
+		{"gpt-4.1-mini", "fast", Price{Input: 0.40, Output: 1.60, CachedInput: 0.10}, true},
+		{"gpt-4.1-mini-custom", "", Price{}, false},
+		{"", "", Price{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := p.Lookup(tt.target, tt.alias)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("Lookup(%q, %q) = %+v, %v; want %+v, %v", tt.target, tt.alias, got, ok, tt.want, tt.ok)
+		}
+	}
+	if !p.WarnOnce("x") || p.WarnOnce("x") {
+		t.Error("WarnOnce must be true once")
+	}
+}
+
+func TestCost(t *testing.T) {
+	p := Price{Input: 3, Output: 15, CachedInput: 0.30, CacheWrite: 3.75}
+	tok := usage.Tokens{Input: 1000, CachedInput: 2000, CacheWrite: 100, Output: 500}
+	// 3000 + 600 + 375 + 7500 micro-USD
+	if got := p.Cost(tok); got != 11475 {
+		t.Errorf("Cost = %d", got)
+	}
+	// Unset cache prices fall back to the input price.
+	if got := (Price{Input: 2, Output: 8}).Cost(usage.Tokens{CachedInput: 10, CacheWrite: 10}); got != 40 {
+		t.Errorf("fallback Cost = %d", got)
+	}
+	small := Price{Input: 0.10}
+	if c, b := small.Cost(usage.Tokens{Input: 3}), small.Bound(usage.Tokens{Input: 3}); c != 0 || b != 1 {
+		t.Errorf("0.3 micro-USD: Cost %d (want 0), Bound %d (want 1)", c, b)
+	}
+	for name, pr := range builtinPrices {
+		if pr.Input < 0 || pr.Output < 0 || pr.CachedInput < 0 || pr.CacheWrite < 0 || pr.Input == 0 {
+			t.Errorf("%s: bad price %+v", name, pr)
+		}
+		if name != normalize(name) {
+			t.Errorf("%s: table keys are lower-case names without snapshot dates", name)
+		}
+	}
+}
+
+func normalize(s string) string {
+	c := candidates(s)
+	return c[len(c)-1]
+}

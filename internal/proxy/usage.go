@@ -1,0 +1,156 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+
+	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/usage"
+)
+
+// Bounds of what a JSON answer's tap keeps: the whole body up to
+// tapWhole; past that only the last tapTail bytes, where the providers put
+// their usage object.
+const (
+	tapWhole = 4 << 20
+	tapTail  = 256 << 10
+)
+
+// bodyTap passes a JSON answer through and keeps what its usage is read
+// from at the end.
+type bodyTap struct {
+	src  io.Reader
+	buf  []byte
+	cut  bool // buf holds only the tail
+	eof  bool
+	size int64
+}
+
+func (t *bodyTap) Read(p []byte) (int, error) {
+	n, err := t.src.Read(p)
+	if n > 0 {
+		t.keep(p[:n])
+	}
+	if err == io.EOF {
+		t.eof = true
+	}
+	return n, err
+}
+
+func (t *bodyTap) keep(b []byte) {
+	t.size += int64(len(b))
+	t.buf = append(t.buf, b...)
+	if !t.cut && len(t.buf) <= tapWhole {
+		return
+	}
+	t.cut = true
+	if len(t.buf) > 2*tapTail {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tapTail:]...)
+	}
+}
+
+// tokens reads the usage of the body seen.
+func (t *bodyTap) tokens(route provider.Route) (usage.Tokens, bool) {
+	if !t.cut {
+		return usage.FromBody(route, t.buf)
+	}
+	// A very large answer (embeddings of many inputs): its usage object is
+	// the last one in the body.
+	i := bytes.LastIndex(t.buf, []byte(`"usage"`))
+	if i < 0 {
+		return usage.Tokens{}, false
+	}
+	rest := bytes.TrimLeft(t.buf[i+len(`"usage"`):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return usage.Tokens{}, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(rest[1:]))
+	var obj json.RawMessage
+	if dec.Decode(&obj) != nil {
+		return usage.Tokens{}, false
+	}
+	return usage.FromBody(route, append(append([]byte(`{"usage":`), obj...), '}'))
+}
+
+// meter settles what an answered attempt used, once its body is done.
+func (f *Forwarder) meter(at *attempt) {
+	info, c := at.call.Info, at.call
+	clientLeft := at.client.Err() != nil || info.Code == "client_closed"
+	switch {
+	case at.meter != nil:
+		_, final := at.meter.Reported()
+		switch {
+		case final:
+			info.Usage, info.Metered = at.meter.Tokens(), MeteredReported
+		case clientLeft:
+			// Never a refund for leaving: what was generated is charged.
+			info.Usage, info.Metered = at.meter.Partial(c.InputEstimate), MeteredEstimated
+		default:
+			// The provider broke the stream. Charge what it reported, if
+			// anything; an error with no usage costs nothing.
+			if any, _ := at.meter.Reported(); any {
+				info.Usage, info.Metered = at.meter.Partial(c.InputEstimate), MeteredEstimated
+			}
+		}
+	case at.tap != nil && at.tap.eof:
+		if t, ok := at.tap.tokens(c.Route); ok {
+			info.Usage, info.Metered = t, MeteredReported
+			return
+		}
+		// An answer without usage (some compatible APIs): estimate it.
+		t := usage.Tokens{Input: c.InputEstimate}
+		if len(c.Route.TokenFields()) > 0 {
+			t.Output = (at.tap.size + 3) / 4
+		}
+		info.Usage, info.Metered = t, MeteredEstimated
+		f.log.Warn("the provider's answer reported no usage; it is estimated", "request_id", at.reqID, "provider", at.target.Provider.Name, "route", c.Route.String())
+	case at.tap != nil:
+		// The client left while a complete answer was on its way: the
+		// provider generated all of it.
+		out := int64(c.Req.OutputTokens) * int64(max(c.Req.Choices, 1))
+		info.Usage, info.Metered = usage.Tokens{Input: c.InputEstimate, Output: out}, MeteredEstimated
+	}
+}
+
+// dropNullUsage removes a top-level "usage": null from a chat chunk (every
+// chunk carries one once include_usage is on). It returns data itself when
+// there is nothing to remove, and never writes into data.
+func dropNullUsage(data []byte) []byte {
+	if !bytes.Contains(data, []byte(`"usage"`)) {
+		return data
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return data
+	}
+	prevEnd := dec.InputOffset()
+	for first := true; dec.More(); first = false {
+		keyStart := prevEnd
+		key, err := dec.Token()
+		if err != nil {
+			return data
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return data
+		}
+		end := dec.InputOffset()
+		if key != "usage" || !bytes.Equal(v, []byte("null")) {
+			prevEnd = end
+			continue
+		}
+		if !first {
+			// Drop the comma before the key through the value.
+			return append(data[:keyStart:keyStart], data[end:]...)
+		}
+		// The first member: drop it and the comma after it.
+		rest := data[end:]
+		trimmed := bytes.TrimLeft(rest, " \t\r\n")
+		if len(trimmed) > 0 && trimmed[0] == ',' {
+			rest = trimmed[1:]
+		}
+		return append(data[:keyStart:keyStart], rest...)
+	}
+	return data
+}
