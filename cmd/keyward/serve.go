@@ -18,8 +18,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
@@ -27,6 +29,7 @@ import (
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/store/sqlite"
+	"github.com/keyward/keyward/internal/usage"
 )
 
 // configPath picks the configuration file: the flag, $KEYWARD_CONFIG, or
@@ -133,6 +136,13 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	}
 	// Virtual keys need the store; without a pepper it is not opened (and
 	// no database file is created).
+	// The store holds usage records and budgets always, and virtual keys,
+	// users and the audit log when a pepper is configured.
+	db, err := sqlite.Open(context.WithoutCancel(ctx), cfg.StorePath(path))
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer db.Close()
 	var (
 		keys      *auth.Keys
 		audit     store.Audit
@@ -140,11 +150,6 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		userStore store.Users
 	)
 	if pepper := gw.Current().Pepper; !pepper.IsZero() {
-		db, err := sqlite.Open(ctx, cfg.StorePath(path))
-		if err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		defer db.Close()
 		keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
 		audit, userStore = db, db
 		users = auth.NewUsers(db, nil)
@@ -153,6 +158,28 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		go func() { keys.RunFlusher(fctx, 10*time.Second); close(flushed) }()
 		defer func() { cancelFlush(); <-flushed }()
 	}
+	var (
+		m      *metrics.Metrics
+		writer *usage.Writer
+	)
+	if !cfg.Metrics.Disabled {
+		m = metrics.New(func() int { return writer.Len() })
+	}
+	uc := cfg.Usage
+	writer = usage.NewWriter(db, usage.WriterOptions{QueueSize: uc.QueueSize, BatchSize: uc.BatchSize, FlushInterval: uc.FlushInterval,
+		Retries: 3, Logger: log, OnDrop: m.UsageDropped})
+	defer func() {
+		// Every in-flight request has settled by now: write what is queued.
+		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := writer.Close(wctx); err != nil {
+			log.Error("usage records still unwritten at exit", "queued", writer.Len(), "err", err)
+		}
+	}()
+	pctx, stopPrune := context.WithCancel(context.WithoutCancel(ctx))
+	pruned := make(chan struct{})
+	go func() { usage.Prune(pctx, db, uc.Retention, uc.PruneInterval, time.Now, log); close(pruned) }()
+	defer func() { stopPrune(); <-pruned }()
 	var jwtv *auth.JWTVerifier
 	if len(cfg.Auth.JWT) > 0 {
 		client := &http.Client{Timeout: 10 * time.Second, Transport: newTransport(cfg.Timeouts)}
@@ -174,7 +201,26 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		Logger:         log,
 		InsecureNoAuth: f.insecureNoAuth,
 		Draining:       draining,
+		Spend:          db,
+		UsageStore:     db,
+		BudgetStore:    db,
+		Budgets:        budget.NewTable(db, time.Second),
+		Usage:          writer,
+		Metrics:        m,
 	})
+	if m != nil && cfg.Metrics.Listen != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.Timeouts.ReadHeader, IdleTimeout: cfg.Timeouts.Idle,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -33,6 +33,10 @@ type Deps struct {
 	Logger   *slog.Logger
 	// ClientIP names the caller for the failure limiter.
 	ClientIP func(*http.Request) string
+	// Usage answers usage reports; Budgets holds operators' spend caps
+	// (nil: those routes answer 503).
+	Usage   store.Usage
+	Budgets store.Budgets
 }
 
 // New returns the handler for /admin/api/.
@@ -46,6 +50,10 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET /admin/api/users", d.listUsers)
 	mux.HandleFunc("GET /admin/api/users/{id}", d.getUser)
 	mux.HandleFunc("PUT /admin/api/users/{id}", d.putUser)
+	mux.HandleFunc("GET /admin/api/usage", d.usageReport)
+	mux.HandleFunc("GET /admin/api/budgets", d.listBudgets)
+	mux.HandleFunc("PUT /admin/api/budgets/{scope}/{subject}", d.putBudget)
+	mux.HandleFunc("DELETE /admin/api/budgets/{scope}/{subject}", d.deleteBudget)
 	mux.HandleFunc("/admin/api/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowed(r.URL.Path); allow != "" {
 			w.Header().Set("Allow", allow)
@@ -57,13 +65,19 @@ func New(d Deps) http.Handler {
 	return d.authenticate(mux)
 }
 
+// Protect admits admin keys only to h (keyward's /metrics on the main
+// listener).
+func Protect(d Deps, h http.Handler) http.Handler { return d.authenticate(h) }
+
 // allowed lists the methods of a known admin path ("" for an unknown one).
 func allowed(path string) string {
 	switch {
 	case path == "/admin/api/keys":
 		return "GET, POST"
-	case path == "/admin/api/audit", path == "/admin/api/users":
+	case path == "/admin/api/audit", path == "/admin/api/users", path == "/admin/api/usage", path == "/admin/api/budgets":
 		return "GET"
+	case strings.HasPrefix(path, "/admin/api/budgets/") && strings.Count(path, "/") == 5:
+		return "PUT, DELETE"
 	case strings.HasPrefix(path, "/admin/api/users/") && strings.Count(path, "/") == 4:
 		return "GET, PUT"
 	case strings.HasPrefix(path, "/admin/api/keys/") && (strings.HasSuffix(path, "/revoke") || strings.HasSuffix(path, "/rotate")) &&

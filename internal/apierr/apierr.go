@@ -34,17 +34,25 @@ const (
 	NotFound             Code = "not_found"
 	MethodNotAllowed     Code = "method_not_allowed"
 	RateLimited          Code = "rate_limited"
-	BudgetExceeded       Code = "budget_exceeded"
-	UpstreamBadRequest   Code = "upstream_bad_request"
-	UpstreamRateLimited  Code = "upstream_rate_limited"
-	UpstreamAuth         Code = "upstream_auth_failed"
-	UpstreamError        Code = "upstream_error"
-	UpstreamUnavailable  Code = "upstream_unavailable"
-	UpstreamTimeout      Code = "upstream_timeout"
-	ShuttingDown         Code = "shutting_down"
-	Unavailable          Code = "unavailable"
-	OriginNotAllowed     Code = "origin_not_allowed"
-	Internal             Code = "internal_error"
+	// RequestsLimited, TokensLimited and ConcurrencyLimited say which of a
+	// plan's limits refused a request.
+	RequestsLimited    Code = "rate_limited_requests"
+	TokensLimited      Code = "rate_limited_tokens"
+	ConcurrencyLimited Code = "rate_limited_concurrency"
+	BudgetExceeded     Code = "budget_exceeded"
+	// ModelNotPriced refuses a model with no price when a spend cap
+	// applies (usage.unpriced: deny).
+	ModelNotPriced      Code = "model_not_priced"
+	UpstreamBadRequest  Code = "upstream_bad_request"
+	UpstreamRateLimited Code = "upstream_rate_limited"
+	UpstreamAuth        Code = "upstream_auth_failed"
+	UpstreamError       Code = "upstream_error"
+	UpstreamUnavailable Code = "upstream_unavailable"
+	UpstreamTimeout     Code = "upstream_timeout"
+	ShuttingDown        Code = "shutting_down"
+	Unavailable         Code = "unavailable"
+	OriginNotAllowed    Code = "origin_not_allowed"
+	Internal            Code = "internal_error"
 )
 
 type spec struct {
@@ -71,7 +79,11 @@ var specs = map[Code]spec{
 	NotFound:             {404, "not_found_error", "not_found_error", "No such route."},
 	MethodNotAllowed:     {405, "invalid_request_error", "invalid_request_error", "Method not allowed on this route."},
 	RateLimited:          {429, "rate_limit_error", "rate_limit_error", "Rate limit reached; retry later."},
+	RequestsLimited:      {429, "rate_limit_error", "rate_limit_error", "Request rate limit reached; retry later."},
+	TokensLimited:        {429, "rate_limit_error", "rate_limit_error", "Token rate limit reached; retry later."},
+	ConcurrencyLimited:   {429, "rate_limit_error", "rate_limit_error", "Too many requests in progress; retry when one finishes."},
 	BudgetExceeded:       {429, "insufficient_quota", "rate_limit_error", "Spend limit reached."},
+	ModelNotPriced:       {403, "permission_error", "permission_error", "This model has no price configured, and a spend cap applies."},
 	UpstreamBadRequest:   {400, "invalid_request_error", "invalid_request_error", "The provider rejected the request."},
 	UpstreamRateLimited:  {429, "rate_limit_error", "rate_limit_error", "The provider is rate limiting; retry later."},
 	UpstreamAuth:         {502, "server_error", "api_error", "The gateway could not authenticate with the provider."},

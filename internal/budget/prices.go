@@ -30,6 +30,13 @@ func (p Price) Bound(t usage.Tokens) int64 {
 	return int64(math.Ceil(p.exact(t)))
 }
 
+// BoundFor is the most input and output tokens can cost, whatever part
+// of the input the provider reads from or writes to its cache.
+func (p Price) BoundFor(input, output int64) int64 {
+	in := max(p.Input, p.CachedInput, p.CacheWrite)
+	return int64(math.Ceil(float64(input)*in + float64(output)*p.Output))
+}
+
 func (p Price) exact(t usage.Tokens) float64 {
 	cached, write := p.CachedInput, p.CacheWrite
 	if cached == 0 {

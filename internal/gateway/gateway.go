@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
@@ -60,6 +62,10 @@ type Snapshot struct {
 	// Scrub replaces every configured secret value (provider and client
 	// keys) wherever a response or log line might carry one.
 	Scrub *secret.Scrubber
+	// Prices prices models (configured rows over the embedded table).
+	Prices *budget.Prices
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 	// files are the file: secrets this snapshot read, with content hashes,
 	// for change detection.
 	files map[string][32]byte
@@ -83,7 +89,13 @@ func PolicyLimits(l config.Limits) policy.Limits {
 // snapshot. prev (may be nil) lends its keys' cooldown state to keys whose
 // value did not change. Every missing secret is reported, by reference.
 func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper, prev *Snapshot) (*Snapshot, error) {
-	s := &Snapshot{Config: cfg, Providers: map[string]*provider.Provider{}, Models: map[string][]Target{}, files: map[string][32]byte{}}
+	s := &Snapshot{Config: cfg, Providers: map[string]*provider.Provider{}, Models: map[string][]Target{}, files: map[string][32]byte{},
+		Prices: budget.NewPrices(cfg.Pricing)}
+	for _, tp := range cfg.TrustedProxies {
+		if pf, err := config.ParsePrefix(tp); err == nil { // validated at load
+			s.TrustedProxies = append(s.TrustedProxies, pf)
+		}
+	}
 	var probs []config.Problem
 	var all []secret.Secret
 	// Hash exactly the bytes each file: secret was loaded from, so a file

@@ -183,7 +183,7 @@ func TestPlanRequestLimits(t *testing.T) {
 		}
 	}
 	r := h.do("POST", "/v1/chat/completions", chat, "Authorization", "Bearer "+a)
-	if r.status != 429 || r.errorCode() != "rate_limited" || r.header.Get("Retry-After") != "20" || !strings.Contains(r.body, "3 requests per minute") {
+	if r.status != 429 || r.errorCode() != "rate_limited_requests" || r.header.Get("Retry-After") != "20" || !strings.Contains(r.body, "3 requests per minute") {
 		t.Fatalf("4th: %d %s %v", r.status, r.body, r.header)
 	}
 	// Alice's other key shares her user limit; Bob has his own.

@@ -8,8 +8,10 @@ import (
 	"io"
 	"mime"
 	"net"
+	"net/netip"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
@@ -20,6 +22,7 @@ import (
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/usage"
 	"github.com/keyward/keyward/internal/vkey"
 )
 
@@ -35,7 +38,16 @@ type reqInfo struct {
 	bodyRead bool
 	// snap is the configuration this request runs on, from start to end,
 	// whatever reloads happen meanwhile.
-	snap *gateway.Snapshot
+	snap      *gateway.Snapshot
+	start     time.Time
+	requestID string
+	// route is the API route's name ("" for other paths); rawModel the
+	// model as requested (a metrics label only when configured).
+	route    string
+	rawModel string
+	// usage and cost are what a forwarded request used.
+	usage usage.Tokens
+	cost  int64
 }
 
 type infoKey struct{}
@@ -197,12 +209,47 @@ func (d Deps) principal(r *http.Request, snap *gateway.Snapshot) (p auth.Princip
 	return auth.Principal{Kind: auth.KindClientKey, ID: "client:" + string(snap.Config.Clients.Keys[match])}, "", nil
 }
 
-// clientIP is the connection's address. Forwarded headers are not trusted:
-// any client can set them.
+// clientIP is the connection's address — unless that is a configured
+// trusted proxy, in which case X-Forwarded-For is read from the right, and
+// the first address that is not a trusted proxy is the client. (Anyone can
+// send X-Forwarded-For; only the entries trusted proxies appended count.)
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	info, _ := r.Context().Value(infoKey{}).(*reqInfo)
+	if info == nil || len(info.snap.TrustedProxies) == 0 {
+		return host
+	}
+	trusted := func(s string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		a = a.Unmap()
+		for _, p := range info.snap.TrustedProxies {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if !trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		if !trusted(h) {
+			if a, err := netip.ParseAddr(h); err == nil {
+				return a.Unmap().String()
+			}
+			return host // garbage where an address should be: trust nothing
+		}
 	}
 	return host
 }
@@ -212,6 +259,7 @@ func (d Deps) forward(route provider.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := infoOf(r.Context())
 		snap := info.snap
+		info.route = route.String()
 		if !info.grant.AllowsRoute(route.String()) {
 			fail(w, r, apierr.ForbiddenRoute, fmt.Sprintf("This credential may not use %s.", r.URL.Path), "")
 			return
@@ -236,6 +284,7 @@ func (d Deps) forward(route provider.Route) http.Handler {
 			return
 		}
 		info.model = safeName(snap.Scrub.String(req.Model))
+		info.rawModel = req.Model
 		targets := snap.Models[req.Model]
 		if len(targets) == 0 {
 			fail(w, r, apierr.ModelNotFound, fmt.Sprintf("The model %q is not configured; GET /v1/models lists the models you can use.", info.model), "")
@@ -243,9 +292,6 @@ func (d Deps) forward(route provider.Route) http.Handler {
 		}
 		if !info.grant.AllowsModel(req.Model) {
 			fail(w, r, apierr.ForbiddenModel, fmt.Sprintf("This credential may not use the model %q.", info.model), "")
-			return
-		}
-		if !d.checkRequestLimits(w, r) {
 			return
 		}
 		var usable = targets[:0:0]
@@ -258,7 +304,24 @@ func (d Deps) forward(route provider.Route) http.Handler {
 			fail(w, r, apierr.ModelNotOnRoute, fmt.Sprintf("The model %q is not served on %s.", info.model, r.URL.Path), "")
 			return
 		}
-		d.Forwarder.Forward(w, r, proxy.Call{Route: route, Req: req, Targets: usable, Snap: snap, Info: &info.proxy})
+		adm := d.admit(w, r, req, body, usable)
+		if adm == nil {
+			return
+		}
+		rw, _ := w.(*respWriter)
+		defer func() {
+			status := 0
+			if rw != nil {
+				status = rw.status
+			}
+			adm.settle(r, req, usable, status)
+		}()
+		if req.Stream {
+			defer d.Metrics.StreamStarted()()
+		}
+		defer d.Metrics.RequestStarted()()
+		d.Forwarder.Forward(w, r, proxy.Call{Route: route, Req: req, Targets: usable, Snap: snap, Info: &info.proxy,
+			InputEstimate: usage.EstimateInput(req.PromptChars)})
 	})
 }
 

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/budget"
+	"github.com/keyward/keyward/internal/metrics"
+	"github.com/keyward/keyward/internal/usage"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/proxy"
@@ -63,6 +66,8 @@ type harness struct {
 	logs    *syncBuffer
 	db      *sqlite.DB
 	keys    *auth.Keys // set when the configuration has a pepper
+	usage   *usage.Writer
+	metrics *metrics.Metrics
 }
 
 // newHarness writes cfgYAML (with {{UPSTREAM}} replaced) and files, and
@@ -93,19 +98,21 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	if err != nil {
 		t.Fatal(err)
 	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(h.dir, "keyward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h.db = db
 	if pepper := h.gw.Current().Pepper; !pepper.IsZero() {
-		db, err := sqlite.Open(context.Background(), filepath.Join(h.dir, "keyward.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		h.db = db
 		h.keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
 	}
-	deps := Deps{Gateway: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log}
-	if h.db != nil {
-		deps.Audit, deps.UserStore, deps.Users = h.db, h.db, auth.NewUsers(h.db, nil)
-	}
+	h.metrics = metrics.New(func() int { return h.usage.Len() })
+	h.usage = usage.NewWriter(db, usage.WriterOptions{FlushInterval: time.Millisecond, Logger: log, OnDrop: h.metrics.UsageDropped})
+	t.Cleanup(func() { h.usage.Close(context.Background()) })
+	deps := Deps{Gateway: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
+		Audit: db, UserStore: db, Users: auth.NewUsers(db, nil),
+		Spend: db, UsageStore: db, BudgetStore: db, Budgets: budget.NewTable(db, time.Nanosecond), Usage: h.usage, Metrics: h.metrics}
 	if len(cfg.Auth.JWT) > 0 {
 		v, err := auth.NewJWTVerifier(context.Background(), cfg.Auth.JWT, h.gw.Current().JWTSecrets, http.DefaultClient, nil, log)
 		if err != nil {

@@ -1,13 +1,22 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/budget"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/ratelimit"
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/usage"
 )
 
 // resetString renders a duration as OpenAI's x-ratelimit-reset-* headers
@@ -19,47 +28,112 @@ func resetString(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// checkRequestLimits applies the plan's requests-per-minute and per-day
-// limits to the principal and, when it has one, to its user (so minting
-// fresh browser tokens does not reset a user's limit). It answers 429 itself
-// and reports false when a limit is hit; otherwise it sets the
-// x-ratelimit-*-requests headers of the tightest limit.
-func (d Deps) checkRequestLimits(w http.ResponseWriter, r *http.Request) bool {
+// taken is units a request took from a rate limit: given back when a
+// later check refuses the request, or (tokens) reconciled with the real
+// usage when it is done.
+type taken struct {
+	key   string
+	limit ratelimit.Limit
+	cost  int
+}
+
+// admission is what a request holds while it runs: rate-limit units, its
+// concurrency slots and its spend reservation. Every exit path ends it
+// with settle (it ran) or rollback (it was refused before it was sent).
+type admission struct {
+	d       Deps
+	started time.Time
+	// requests are the rpm/rpd units taken; tokens the tpm estimate.
+	requests []taken
+	tokens   []taken
+	estimate int
+	release  []func()
+	res      *budget.Reservation
+	// capped is set when a spend cap applies.
+	capped bool
+}
+
+// subjects are what a principal's limits count: the credential, its user
+// (so fresh browser tokens or keys do not reset a user's limits) and, for
+// browser tokens, the client's address.
+func subjects(p auth.Principal, ip string) []string {
+	out := []string{p.ID}
+	if p.User != "" {
+		out = append(out, "user:"+p.User)
+	}
+	if p.Kind == auth.KindBrowserToken && ip != "" {
+		out = append(out, "ip:"+ip)
+	}
+	return out
+}
+
+// admit applies the plan's request, token and concurrency limits and
+// reserves the request's worst-case cost against every spend cap. It
+// answers the refusal itself and returns nil when the request may not go.
+func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request, body []byte, targets []gateway.Target) *admission {
 	info := infoOf(r.Context())
 	plan := info.grant.Plan
-	if plan == nil || (plan.RPM <= 0 && plan.RPD <= 0) {
-		return true
+	a := &admission{d: d, started: time.Now()}
+	ctx := r.Context()
+	now := a.started
+	subs := subjects(info.principal, clientIP(r))
+
+	if plan != nil {
+		if !a.limitRequests(w, r, plan, subs, now) || !a.limitTokens(w, r, plan, subs, req, now) {
+			a.rollback(ctx)
+			return nil
+		}
+		if plan.Concurrency > 0 {
+			for _, s := range subs[:min(len(subs), 2)] { // the credential and the user
+				rel, _, ok, err := d.Slots.Acquire(ctx, "conc:"+s, plan.Concurrency)
+				if err != nil {
+					a.rollback(ctx)
+					d.limiterFailed(w, r, err)
+					return nil
+				}
+				if !ok {
+					a.rollback(ctx)
+					d.Metrics.LimitRejected("concurrency")
+					w.Header().Set("Retry-After", "1")
+					fail(w, r, apierr.ConcurrencyLimited, fmt.Sprintf("At most %d requests may be in progress at once on plan %q; retry when one finishes.", plan.Concurrency, plan.Name), "concurrency")
+					return nil
+				}
+				a.release = append(a.release, rel)
+			}
+		}
 	}
-	subjects := []string{info.principal.ID}
-	if u := info.principal.User; u != "" {
-		subjects = append(subjects, "user:"+u)
+	if !a.reserve(w, r, req, body, targets, now) {
+		a.rollback(ctx)
+		return nil
 	}
-	now := time.Now()
+	return a
+}
+
+func (a *admission) limitRequests(w http.ResponseWriter, r *http.Request, plan *config.Plan, subs []string, now time.Time) bool {
 	var tightest *ratelimit.Decision
 	for _, lim := range []struct {
 		name  string
 		limit ratelimit.Limit
-	}{{"rpm", ratelimit.PerMinute(plan.RPM)}, {"rpd", ratelimit.PerDay(plan.RPD)}} {
+		per   string
+	}{{"rpm", ratelimit.PerMinute(plan.RPM), "minute"}, {"rpd", ratelimit.PerDay(plan.RPD), "day"}} {
 		if lim.limit.Rate <= 0 {
 			continue
 		}
-		for _, s := range subjects {
-			dec, err := d.Limiter.Allow(r.Context(), lim.name+":"+plan.Name+":"+s, lim.limit, 1, now)
+		for _, s := range subs {
+			key := lim.name + ":" + plan.Name + ":" + s
+			dec, err := a.d.Limiter.Allow(r.Context(), key, lim.limit, 1, now)
 			if err != nil {
-				d.Logger.Error("rate limiter failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
-				fail(w, r, apierr.Unavailable, "", "limiter error")
+				a.d.limiterFailed(w, r, err)
 				return false
 			}
 			if !dec.Allowed {
-				setRateHeaders(w, dec)
-				w.Header().Set("Retry-After", strconv.Itoa(int((dec.RetryAfter+time.Second-1)/time.Second)))
-				per := "minute"
-				if lim.name == "rpd" {
-					per = "day"
-				}
-				fail(w, r, apierr.RateLimited, fmt.Sprintf("Request limit reached: %d requests per %s on plan %q.", dec.Limit, per, plan.Name), lim.name)
+				a.d.Metrics.LimitRejected(lim.name)
+				setRateHeaders(w, "Requests", dec)
+				setRetryAfter(w, dec.RetryAfter)
+				fail(w, r, apierr.RequestsLimited, fmt.Sprintf("Request limit reached: %d requests per %s on plan %q.", dec.Limit, lim.per, plan.Name), lim.name)
 				return false
 			}
+			a.requests = append(a.requests, taken{key, lim.limit, 1})
 			if tightest == nil || dec.Remaining < tightest.Remaining {
 				dc := dec
 				tightest = &dc
@@ -67,14 +141,236 @@ func (d Deps) checkRequestLimits(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	if tightest != nil {
-		setRateHeaders(w, *tightest)
+		setRateHeaders(w, "Requests", *tightest)
 	}
 	return true
 }
 
-func setRateHeaders(w http.ResponseWriter, d ratelimit.Decision) {
+// limitTokens takes the request's token estimate — its input estimated
+// from the prompt's size, plus the output cap — from the plan's
+// tokens-per-minute limit. A request estimated above the whole limit is
+// let through on a full bucket (it would never fit otherwise) and pays its
+// real usage afterwards.
+func (a *admission) limitTokens(w http.ResponseWriter, r *http.Request, plan *config.Plan, subs []string, req *policy.Request, now time.Time) bool {
+	if plan.TPM <= 0 {
+		return true
+	}
+	limit := ratelimit.PerMinute(plan.TPM)
+	est := usage.EstimateInput(req.PromptChars) + int64(req.OutputTokens)*int64(max(req.Choices, 1))
+	a.estimate = int(min(est, int64(plan.TPM)))
+	var tightest *ratelimit.Decision
+	for _, s := range subs {
+		key := "tpm:" + plan.Name + ":" + s
+		dec, err := a.d.Limiter.Allow(r.Context(), key, limit, a.estimate, now)
+		if err != nil {
+			a.d.limiterFailed(w, r, err)
+			return false
+		}
+		if !dec.Allowed {
+			a.d.Metrics.LimitRejected("tpm")
+			setRateHeaders(w, "Tokens", dec)
+			setRetryAfter(w, dec.RetryAfter)
+			fail(w, r, apierr.TokensLimited, fmt.Sprintf("Token limit reached: %d tokens per minute on plan %q; this request may use up to %d.", plan.TPM, plan.Name, a.estimate), "tpm")
+			return false
+		}
+		a.tokens = append(a.tokens, taken{key, limit, a.estimate})
+		if tightest == nil || dec.Remaining < tightest.Remaining {
+			dc := dec
+			tightest = &dc
+		}
+	}
+	if tightest != nil {
+		setRateHeaders(w, "Tokens", *tightest)
+	}
+	return true
+}
+
+// reserve holds the request's worst-case cost against every spend cap
+// that applies: the input bounded by the body's size, the output by its
+// cap, at the dearest of the targets it may go to.
+func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.Request, body []byte, targets []gateway.Target, now time.Time) bool {
+	d := a.d
+	info := infoOf(r.Context())
+	caps, err := d.capsFor(r.Context(), info.principal, info.grant.Plan)
+	if err != nil {
+		d.limiterFailed(w, r, err)
+		return false
+	}
+	if len(caps) == 0 {
+		return true
+	}
+	a.capped = true
+	snap := info.snap
+	input, output := usage.BoundInput(body), int64(req.OutputTokens)*int64(max(req.Choices, 1))
+	var worst int64
+	for _, t := range targets {
+		p, ok := snap.Prices.Lookup(t.Model, req.Model)
+		if !ok {
+			if snap.Config.Usage.Unpriced == config.UnpricedZero {
+				continue
+			}
+			d.Metrics.BudgetRejected("unpriced", "")
+			fail(w, r, apierr.ModelNotPriced, fmt.Sprintf("The model %q has no price configured, and a spend cap applies; add it under pricing:.", info.model), t.Provider.Name+"/"+t.Model)
+			return false
+		}
+		worst = max(worst, p.BoundFor(input, output))
+	}
+	res, refusal, err := d.Ledger.Reserve(r.Context(), caps, worst, now)
+	if err != nil {
+		d.limiterFailed(w, r, err)
+		return false
+	}
+	if refusal != nil {
+		d.Metrics.BudgetRejected(refusal.Cap.Scope, refusal.Cap.Period.String())
+		setRetryAfter(w, refusal.ResetAt.Sub(now))
+		fail(w, r, apierr.BudgetExceeded, refusal.Message(), fmt.Sprintf("%s %s cap %d µUSD", refusal.Cap.Scope, refusal.Cap.Period, refusal.Cap.Limit))
+		return false
+	}
+	a.res = res
+	return true
+}
+
+// capsFor lists the spend caps of a principal: its plan's (per user on
+// the plan, or per credential without a user) and the budgets set for its
+// key and its user.
+func (d Deps) capsFor(ctx context.Context, p auth.Principal, plan *config.Plan) ([]budget.Cap, error) {
+	var caps []budget.Cap
+	add := func(c budget.Cap, daily, monthly int64) {
+		if daily > 0 {
+			c.Period, c.Limit = budget.Daily, daily
+			caps = append(caps, c)
+		}
+		if monthly > 0 {
+			c.Period, c.Limit = budget.Monthly, monthly
+			caps = append(caps, c)
+		}
+	}
+	if plan != nil && plan.Spend != nil {
+		c := budget.Cap{Scope: budget.ScopeKey, Key: p.ID, Source: "plan " + plan.Name}
+		if p.User != "" {
+			c = budget.Cap{Scope: budget.ScopePlanUser, Plan: plan.Name, User: p.User, Source: "plan " + plan.Name}
+		}
+		add(c, budget.Micro(plan.Spend.DailyUSD), budget.Micro(plan.Spend.MonthlyUSD))
+	}
+	if d.Budgets != nil {
+		bs, err := d.Budgets.Get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if b, ok := bs[budget.ScopeKey+"\x00"+p.ID]; ok {
+			add(budget.Cap{Scope: budget.ScopeKey, Key: p.ID, Source: "budget"}, b.DailyMicros, b.MonthlyMicros)
+		}
+		if p.User != "" {
+			if b, ok := bs[budget.ScopeUser+"\x00"+p.User]; ok {
+				add(budget.Cap{Scope: budget.ScopeUser, User: p.User, Source: "budget"}, b.DailyMicros, b.MonthlyMicros)
+			}
+		}
+	}
+	return caps, nil
+}
+
+// rollback gives back everything a refused request took.
+func (a *admission) rollback(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	for _, t := range append(a.requests, a.tokens...) {
+		_ = a.d.Limiter.Adjust(ctx, t.key, t.limit, -t.cost, time.Now())
+	}
+	a.requests, a.tokens = nil, nil
+	for _, rel := range a.release {
+		rel()
+	}
+	a.release = nil
+	if a.res != nil {
+		_ = a.res.Release()
+		a.res = nil
+	}
+}
+
+// settle ends a request that was forwarded: its reservation becomes the
+// real cost, its token estimate the real usage, its slots are freed, and
+// its usage is recorded. It runs on every exit path of the handler,
+// panics included.
+func (a *admission) settle(r *http.Request, req *policy.Request, targets []gateway.Target, status int) {
+	info := infoOf(r.Context())
+	pi := info.proxy
+	ctx := context.WithoutCancel(r.Context())
+	tok := pi.Usage
+	if pi.Metered == proxy.MeteredNone {
+		tok = usage.Tokens{}
+	}
+	var cost int64
+	price, priced := info.snap.Prices.Lookup(pi.TargetModel, req.Model)
+	if pi.TargetModel == "" {
+		priced = true // never sent
+	}
+	if priced {
+		cost = price.Cost(tok)
+	} else if info.snap.Prices.WarnOnce(pi.Provider + "/" + pi.TargetModel) {
+		a.d.Logger.Warn("model has no price; its usage is recorded at zero cost (add it under pricing:)", "provider", pi.Provider, "model", pi.TargetModel)
+	}
+	if a.res != nil {
+		var err error
+		if pi.Metered == proxy.MeteredNone {
+			err = a.res.Release()
+		} else {
+			if cost > a.res.Amount() {
+				a.d.Logger.Warn("a request cost more than its reservation", "request_id", info.requestID, "reserved_micros", a.res.Amount(), "cost_micros", cost)
+			}
+			err = a.res.Settle(cost)
+		}
+		if err != nil {
+			a.d.Logger.Error("settling a spend reservation failed", "request_id", info.requestID, "err", err)
+		}
+	}
+	for _, t := range a.tokens {
+		if diff := int(tok.Total()) - t.cost; diff != 0 {
+			if err := a.d.Limiter.Adjust(ctx, t.key, t.limit, diff, time.Now()); err != nil {
+				a.d.Logger.Error("reconciling a token limit failed", "request_id", info.requestID, "err", err)
+			}
+		}
+	}
+	for _, rel := range a.release {
+		rel()
+	}
+	a.release = nil
+	if pi.Attempts == 0 {
+		return
+	}
+	info.usage, info.cost = tok, cost
+	model := info.model
+	a.d.Metrics.ObserveUsage(pi.Provider, model, tok.Input, tok.CachedInput, tok.CacheWrite, tok.Output, cost)
+	if a.d.Usage == nil {
+		return
+	}
+	a.d.Usage.Record(store.UsageRecord{
+		At: a.started.UTC(), RequestID: info.requestID, Key: info.principal.ID, User: info.principal.User, Plan: planName(info),
+		Route: req.Route.String(), Provider: pi.Provider, Model: model, TargetModel: pi.TargetModel,
+		Input: tok.Input, CachedInput: tok.CachedInput, CacheWrite: tok.CacheWrite, Output: tok.Output, Reasoning: tok.Reasoning,
+		CostMicros: cost, Status: status, Metered: string(pi.Metered), Latency: time.Since(a.started), Streamed: pi.Streamed,
+	})
+}
+
+func planName(i *reqInfo) string {
+	if i.grant.Plan != nil {
+		return i.grant.Plan.Name
+	}
+	return ""
+}
+
+func (d Deps) limiterFailed(w http.ResponseWriter, r *http.Request, err error) {
+	d.Metrics.LimiterError()
+	d.Logger.Error("rate limiter or budget store failed; refusing the request", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
+	fail(w, r, apierr.Unavailable, "", "limiter error")
+}
+
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
+}
+
+// setRateHeaders sets OpenAI's x-ratelimit-{limit,remaining,reset}-{kind}.
+func setRateHeaders(w http.ResponseWriter, kind string, d ratelimit.Decision) {
 	h := w.Header()
-	h.Set("X-Ratelimit-Limit-Requests", strconv.Itoa(d.Limit))
-	h.Set("X-Ratelimit-Remaining-Requests", strconv.Itoa(d.Remaining))
-	h.Set("X-Ratelimit-Reset-Requests", resetString(d.ResetAfter))
+	h.Set("X-Ratelimit-Limit-"+kind, strconv.Itoa(d.Limit))
+	h.Set("X-Ratelimit-Remaining-"+kind, strconv.Itoa(d.Remaining))
+	h.Set("X-Ratelimit-Reset-"+kind, resetString(d.ResetAfter))
 }

@@ -18,7 +18,9 @@ import (
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/store"
@@ -30,8 +32,25 @@ type Deps struct {
 	Forwarder *proxy.Forwarder
 	// Keys checks virtual keys (nil: none are accepted).
 	Keys *auth.Keys
-	// Limiter enforces plans' request limits (nil: in memory).
+	// Limiter enforces plans' request and token limits (nil: in memory).
 	Limiter ratelimit.Limiter
+	// Slots bounds plans' requests in progress (nil: in memory).
+	Slots ratelimit.Slots
+	// Ledger holds spend reservations against caps (nil: in memory, with
+	// earlier spend read from Spend when set).
+	Ledger *budget.Ledger
+	// Spend reads what was spent before, for the ledger (nil: nothing).
+	Spend store.Usage
+	// Budgets are the operators' spend caps (nil: plans' caps only).
+	Budgets *budget.Table
+	// Usage records what each forwarded request used (nil: not recorded).
+	Usage UsageRecorder
+	// UsageStore answers usage queries of the admin API (nil: off).
+	UsageStore store.Usage
+	// BudgetStore is where the admin API reads and sets budgets (nil: off).
+	BudgetStore store.Budgets
+	// Metrics instruments requests (nil: none, and no /metrics route).
+	Metrics *metrics.Metrics
 	// Users applies per-user plan assignments and disabling (nil: none).
 	Users *auth.Users
 	// UserStore is where the admin API reads and writes users (nil: off).
@@ -62,6 +81,16 @@ func New(d Deps) http.Handler {
 	if d.Limiter == nil {
 		d.Limiter = ratelimit.NewMemory()
 	}
+	if d.Slots == nil {
+		d.Slots = ratelimit.NewMemorySlots()
+	}
+	if d.Ledger == nil {
+		var src budget.SpendSource
+		if d.Spend != nil {
+			src = SpendSource{d.Spend}
+		}
+		d.Ledger = budget.NewLedger(src)
+	}
 	if d.Failures == nil {
 		d.Failures = auth.NewFailureLimiter(d.Gateway.Current().Config.Auth.FailedPerMinute, nil)
 		log, audit := d.Logger, d.Audit
@@ -81,6 +110,30 @@ func New(d Deps) http.Handler {
 }
 
 type server struct{ d Deps }
+
+// UsageRecorder takes usage records without blocking (usage.Writer).
+type UsageRecorder interface {
+	Record(store.UsageRecord) bool
+}
+
+// SpendSource reads earlier spend for the budget ledger from the store.
+type SpendSource struct{ Usage store.Usage }
+
+// Spent implements budget.SpendSource.
+func (s SpendSource) Spent(ctx context.Context, c budget.Cap, since time.Time) (int64, error) {
+	f := store.SpendFilter{Since: since}
+	switch c.Scope {
+	case budget.ScopeKey:
+		f.Key = c.Key
+	case budget.ScopeUser:
+		f.User = c.User
+	case budget.ScopePlanUser:
+		f.User, f.Plan = c.User, c.Plan
+	default:
+		return 0, fmt.Errorf("unknown budget scope %q", c.Scope)
+	}
+	return s.Usage.SpentMicros(ctx, f)
+}
 
 // familyOf picks the error shape for a path: Anthropic's under
 // /v1/messages, OpenAI's elsewhere.
@@ -135,13 +188,14 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		snap := s.d.Gateway.Current()
 		rw := &respWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: snap.Config.Timeouts.Write}
-		info := &reqInfo{snap: snap}
+		info := &reqInfo{snap: snap, start: start, requestID: w.Header().Get(apierr.RequestIDHeader)}
 		r = r.WithContext(withInfo(r.Context(), info))
 		defer func() {
 			status := rw.status
 			if status == 0 {
 				status = 499 // nothing written: the client left or the connection was cut
 			}
+			s.observe(r, info, status)
 			attrs := []slog.Attr{
 				slog.String("request_id", w.Header().Get(apierr.RequestIDHeader)),
 				slog.String("method", r.Method),
@@ -166,6 +220,10 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 			}
 			if info.detail != "" {
 				attrs = append(attrs, slog.String("detail", info.detail))
+			}
+			if info.proxy.Metered != "" {
+				attrs = append(attrs, slog.Int64("input_tokens", info.usage.InputTotal()), slog.Int64("output_tokens", info.usage.Output),
+					slog.Int64("cost_micros", info.cost), slog.String("metered", string(info.proxy.Metered)))
 			}
 			s.d.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
@@ -216,3 +274,28 @@ func (w *respWriter) FlushError() error {
 
 // Unwrap gives http.ResponseController access to the connection.
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe reports a finished API request to the metrics. Label values come
+// from the route table and configuration only: a model name counts only
+// when it is configured.
+func (s *server) observe(r *http.Request, info *reqInfo, status int) {
+	if s.d.Metrics == nil || info.route == "" {
+		return
+	}
+	code := string(info.code)
+	if code == "" {
+		code = string(info.proxy.Code)
+	}
+	model := ""
+	if _, ok := info.snap.Models[info.rawModel]; ok {
+		model = info.rawModel
+	}
+	m := metrics.Request{Route: info.route, Status: status, Code: code, Provider: info.proxy.Provider, Model: model}
+	if !info.proxy.Sent.IsZero() {
+		m.Added = info.proxy.Sent.Sub(info.start)
+		if !info.proxy.Headers.IsZero() {
+			m.Upstream = info.proxy.Headers.Sub(info.proxy.Sent)
+		}
+	}
+	s.d.Metrics.ObserveRequest(m)
+}

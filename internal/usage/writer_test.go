@@ -1,0 +1,224 @@
+package usage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/store"
+	"github.com/keyward/keyward/internal/store/sqlite"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func openStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// gatedSink passes batches to the real store once open is closed, and
+// records the batch sizes.
+type gatedSink struct {
+	db    *sqlite.DB
+	open  chan struct{}
+	fails atomic.Int64 // writes to fail before succeeding
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (g *gatedSink) AppendUsage(ctx context.Context, recs []store.UsageRecord) error {
+	<-g.open
+	if g.fails.Add(-1) >= 0 {
+		return errors.New("database is locked")
+	}
+	g.mu.Lock()
+	g.sizes = append(g.sizes, len(recs))
+	g.mu.Unlock()
+	return g.db.AppendUsage(ctx, recs)
+}
+
+func record(i int) store.UsageRecord {
+	return store.UsageRecord{At: t0.Add(time.Duration(i) * time.Second), RequestID: fmt.Sprintf("req_%d", i), Key: "key:a", Model: "fast", Input: 1, CostMicros: 10}
+}
+
+func count(t *testing.T, db *sqlite.DB) int64 {
+	t.Helper()
+	g, err := db.SummarizeUsage(context.Background(), store.UsageFilter{}, store.ByKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g) == 0 {
+		return 0
+	}
+	return g[0].Requests
+}
+
+// TestWriterBatchesAndFlushesOnClose: records are written in batches of
+// at most BatchSize, and Close writes everything still queued.
+func TestWriterBatchesAndFlushesOnClose(t *testing.T) {
+	db := openStore(t)
+	sink := &gatedSink{db: db, open: make(chan struct{})}
+	w := NewWriter(sink, WriterOptions{QueueSize: 100, BatchSize: 4, FlushInterval: time.Hour})
+	for i := 0; i < 10; i++ {
+		if !w.Record(record(i)) {
+			t.Fatalf("record %d dropped", i)
+		}
+	}
+	close(sink.open)
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db); n != 10 {
+		t.Fatalf("%d records written, want 10", n)
+	}
+	for _, s := range sink.sizes {
+		if s > 4 {
+			t.Errorf("batch of %d > BatchSize", s)
+		}
+	}
+	if w.Written() != 10 || w.Dropped() != 0 {
+		t.Errorf("written %d dropped %d", w.Written(), w.Dropped())
+	}
+	if w.Record(record(11)) || w.Dropped() != 1 {
+		t.Error("a record after Close must be refused and counted")
+	}
+}
+
+// TestWriterFlushesByInterval: a lone record does not wait for a batch.
+func TestWriterFlushesByInterval(t *testing.T) {
+	db := openStore(t)
+	w := NewWriter(db, WriterOptions{BatchSize: 500, FlushInterval: 5 * time.Millisecond})
+	defer w.Close(context.Background())
+	w.Record(record(1))
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, db) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a lone record was never written")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestWriterDropsCounted: a full queue drops records without blocking the
+// caller, and every drop is counted.
+func TestWriterDropsCounted(t *testing.T) {
+	db := openStore(t)
+	sink := &gatedSink{db: db, open: make(chan struct{})}
+	var onDrop atomic.Int64
+	w := NewWriter(sink, WriterOptions{QueueSize: 5, BatchSize: 1, FlushInterval: time.Hour, OnDrop: func(n int) { onDrop.Add(int64(n)) }})
+	accepted := 0
+	for i := 0; i < 50; i++ {
+		if w.Record(record(i)) {
+			accepted++
+		}
+	}
+	// The writer holds one record in its batch, five wait in the queue.
+	if accepted > 6 || accepted < 5 {
+		t.Fatalf("accepted %d records with a queue of 5", accepted)
+	}
+	if got := w.Dropped(); got != int64(50-accepted) || onDrop.Load() != got {
+		t.Fatalf("dropped %d (OnDrop %d), want %d", got, onDrop.Load(), 50-accepted)
+	}
+	close(sink.open)
+	w.Close(context.Background())
+	if n := count(t, db); n != int64(accepted) {
+		t.Fatalf("%d written, want every accepted record (%d)", n, accepted)
+	}
+}
+
+// TestWriterRetries: a failing write is retried; one that keeps failing is
+// dropped and counted.
+func TestWriterRetries(t *testing.T) {
+	db := openStore(t)
+	sink := &gatedSink{db: db, open: make(chan struct{})}
+	close(sink.open)
+	sink.fails.Store(1)
+	w := NewWriter(sink, WriterOptions{BatchSize: 2, FlushInterval: time.Hour, Retries: 1})
+	w.Record(record(1))
+	w.Record(record(2))
+	w.Close(context.Background())
+	if n := count(t, db); n != 2 || w.Dropped() != 0 {
+		t.Fatalf("after one failure: %d written, %d dropped", n, w.Dropped())
+	}
+
+	sink.fails.Store(10)
+	w = NewWriter(sink, WriterOptions{BatchSize: 3, FlushInterval: time.Hour, Retries: 1})
+	for i := 0; i < 3; i++ {
+		w.Record(record(10 + i))
+	}
+	w.Close(context.Background())
+	if w.Dropped() != 3 {
+		t.Fatalf("dropped %d, want the failed batch of 3 counted", w.Dropped())
+	}
+}
+
+// TestWriterCloseDeadline: Close gives up waiting when its context ends.
+func TestWriterCloseDeadline(t *testing.T) {
+	db := openStore(t)
+	sink := &gatedSink{db: db, open: make(chan struct{})}
+	w := NewWriter(sink, WriterOptions{BatchSize: 1, FlushInterval: time.Hour})
+	w.Record(record(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close = %v", err)
+	}
+	close(sink.open)
+}
+
+func TestWriterConcurrent(t *testing.T) {
+	db := openStore(t)
+	w := NewWriter(db, WriterOptions{QueueSize: 10_000, BatchSize: 100, FlushInterval: time.Millisecond})
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 250; i++ {
+				w.Record(record(i))
+			}
+		}()
+	}
+	wg.Wait()
+	w.Close(context.Background())
+	if got := count(t, db) + w.Dropped(); got != 2000 {
+		t.Fatalf("written + dropped = %d, want 2000", got)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	db := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	recs := []store.UsageRecord{record(0), record(1)}
+	recs[0].At = t0.Add(-100 * 24 * time.Hour)
+	if err := db.AppendUsage(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		Prune(ctx, db, 90*24*time.Hour, time.Hour, func() time.Time { return t0 }, slogDiscard())
+		close(done)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for count(t, db) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("old record not pruned")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
