@@ -17,13 +17,13 @@ import (
 
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
-	"github.com/keyward/keyward/internal/metrics"
-	"github.com/keyward/keyward/internal/usage"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/store/sqlite"
+	"github.com/keyward/keyward/internal/usage"
 )
 
 // Canary keys: shaped like real keys, never real. The Azure one has no
