@@ -91,7 +91,7 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	h.gw, err = gateway.New(cfg, gateway.Options{
 		ConfigPath: h.cfgPath,
 		Getenv:     func(k string) string { return h.env[k] },
-		Transport:  http.DefaultTransport.(*http.Transport).Clone(),
+		Transport:  panicTransport{http.DefaultTransport.(*http.Transport).Clone()},
 		Logger:     log,
 		Scrubber:   scrub,
 	})
@@ -217,4 +217,20 @@ func newUpstream(t *testing.T, h http.Handler) string {
 	s := httptest.NewServer(h)
 	t.Cleanup(s.Close)
 	return s.URL
+}
+
+// panicTransport panics on an outbound request whose body holds
+// "[[test:panic]]", so tests can drive the handler's panic path.
+type panicTransport struct{ base http.RoundTripper }
+
+func (p panicTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.GetBody != nil {
+		if b, err := r.GetBody(); err == nil {
+			body, _ := io.ReadAll(b)
+			if strings.Contains(string(body), "[[test:panic]]") {
+				panic("test: transport panic")
+			}
+		}
+	}
+	return p.base.RoundTrip(r)
 }

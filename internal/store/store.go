@@ -143,6 +143,7 @@ type UsageFilter struct {
 	Since, Until time.Time
 	Key, User    string
 	Model, Plan  string
+	RequestID    string
 }
 
 // Groupings of a usage summary.
@@ -179,6 +180,9 @@ type Usage interface {
 	// SummarizeUsage groups the selected records by ByUser, ByKey,
 	// ByModel or ByDay, largest cost first (ByDay: oldest day first).
 	SummarizeUsage(ctx context.Context, f UsageFilter, by string) ([]UsageGroup, error)
+	// ListUsage returns the selected records, newest first, at most limit
+	// (0: 100).
+	ListUsage(ctx context.Context, f UsageFilter, limit int) ([]UsageRecord, error)
 	// SpentMicros is the total cost of the selected records.
 	SpentMicros(ctx context.Context, f SpendFilter) (int64, error)
 	// PruneUsage deletes records older than before and says how many.

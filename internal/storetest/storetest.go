@@ -322,6 +322,16 @@ func testUsage(t *testing.T, s store.Store) {
 			t.Errorf("SpentMicros(%+v) = %d, %v; want %d", sp.f, got, err, sp.want)
 		}
 	}
+	list, err := s.ListUsage(ctx, store.UsageFilter{User: "alice"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]store.UsageRecord{recs[3], recs[1]}, list); diff != "" {
+		t.Errorf("ListUsage newest first (-want +got):\n%s", diff)
+	}
+	if one, _ := s.ListUsage(ctx, store.UsageFilter{RequestID: "req_key:b"}, 0); len(one) != 1 || one[0].Key != "key:b" {
+		t.Errorf("ListUsage by request id: %+v", one)
+	}
 	n, err := s.PruneUsage(ctx, day2)
 	if err != nil || n != 2 {
 		t.Fatalf("PruneUsage = %d, %v; want 2", n, err)

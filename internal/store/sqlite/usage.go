@@ -47,7 +47,7 @@ func usageWhere(f store.UsageFilter) (string, []any) {
 		q += ` AND at < ?`
 		args = append(args, nanos(f.Until))
 	}
-	for _, c := range []struct{ col, v string }{{"key_id", f.Key}, {"user_id", f.User}, {"model", f.Model}, {"plan", f.Plan}} {
+	for _, c := range []struct{ col, v string }{{"key_id", f.Key}, {"user_id", f.User}, {"model", f.Model}, {"plan", f.Plan}, {"request_id", f.RequestID}} {
 		if c.v != "" {
 			q += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)
@@ -85,6 +85,36 @@ func (s *DB) SummarizeUsage(ctx context.Context, f store.UsageFilter, by string)
 			return nil, err
 		}
 		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ListUsage implements store.Usage.
+func (s *DB) ListUsage(ctx context.Context, f store.UsageFilter, limit int) ([]store.UsageRecord, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	where, args := usageWhere(f)
+	rows, err := s.db.QueryContext(ctx, `SELECT at, request_id, key_id, user_id, plan, route, provider, model, target_model,
+		input, cached_input, cache_write, output, reasoning, cost_micros, status, metered, latency_ms, streamed
+		FROM usage`+where+` ORDER BY at DESC, id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.UsageRecord{}
+	for rows.Next() {
+		var (
+			r           store.UsageRecord
+			at, latency int64
+			streamed    int
+		)
+		if err := rows.Scan(&at, &r.RequestID, &r.Key, &r.User, &r.Plan, &r.Route, &r.Provider, &r.Model, &r.TargetModel,
+			&r.Input, &r.CachedInput, &r.CacheWrite, &r.Output, &r.Reasoning, &r.CostMicros, &r.Status, &r.Metered, &latency, &streamed); err != nil {
+			return nil, err
+		}
+		r.At, r.Latency, r.Streamed = fromNanos(at), time.Duration(latency)*time.Millisecond, streamed != 0
+		out = append(out, r)
 	}
 	return out, rows.Err()
 }
