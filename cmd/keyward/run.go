@@ -64,6 +64,7 @@ the provider keys live only inside it and never come back out.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serveCmd(e), configCmd(e), keysCmd(e), usersCmd(e), scanCmd(e), versionCmd(e))
+	root.AddCommand(usageCmd(e), budgetsCmd(e))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && cmd != nil && isCobraUsage(err) {
 		return usageError{err}
