@@ -10,8 +10,10 @@ import (
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/budget"
+	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/usage"
+	"github.com/keyward/keyward/internal/vkey"
 )
 
 // usageReport answers GET /admin/api/usage?by=user|key|model|day&since=7d
@@ -83,6 +85,10 @@ func BudgetSubject(scope, subject string) (string, error) {
 	subject = strings.TrimSpace(subject)
 	if subject == "" || len(subject) > 256 {
 		return "", errors.New("a subject is 1 to 256 characters")
+	}
+	if bare := subject[strings.IndexByte(subject, ':')+1:]; vkey.Valid(bare) || redact.LooksLikeKey(bare) || redact.ScrubPatterns(bare) != bare {
+		// Never store (or echo) a credential: budgets name keys by id.
+		return "", errors.New("that looks like a key itself; name a key by its id (keyward keys list) and a user by their user id")
 	}
 	switch scope {
 	case budget.ScopeUser:

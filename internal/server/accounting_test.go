@@ -21,7 +21,10 @@ import (
 	"github.com/keyward/keyward/internal/usage"
 )
 
-const adminCanary = "admin-CANARY-" + "adminadminadminadmin"
+const (
+	adminCanary   = "admin-CANARY-" + "adminadminadminadmin"
+	meteredPepper = "pepper-CANARY-" + "pepperpepperpepper"
+)
 
 // meteredConfig prices the mock's models at 1 µUSD per input token and 2
 // per output token; the mock reports 100 input and 50 output tokens.
@@ -57,7 +60,7 @@ plans:
 func newMeteredHarness(t *testing.T, planYAML string, upstream http.Handler) *harness {
 	t.Helper()
 	cfg := meteredConfig + planYAML
-	env := map[string]string{"K": "provider-key-000001", "CLIENT_KEY": canaryClient, "PEPPER": "pepper-for-tests-0001", "ADMIN": adminCanary}
+	env := map[string]string{"K": canaryOpenAI, "CLIENT_KEY": canaryClient, "PEPPER": meteredPepper, "ADMIN": adminCanary}
 	if upstream == nil {
 		upstream = http.NotFoundHandler()
 	}
@@ -588,6 +591,87 @@ func TestClientIP(t *testing.T) {
 		r = r.WithContext(withInfo(r.Context(), &reqInfo{snap: &s}))
 		if got := clientIP(r); got != tt.want {
 			t.Errorf("clientIP(%s, XFF %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
+		}
+	}
+}
+
+// TestCanarySweepLimits extends the canary sweep to the limit, budget,
+// usage and metrics paths: each refusal and report is provoked with the
+// canary credentials, and none of them (nor the provider key, the pepper
+// or the admin key) may appear in a response, a header or a log line.
+func TestCanarySweepLimits(t *testing.T) {
+	h := newMeteredHarness(t, "    rpm: 4\n    tpm: 3000\n    concurrency: 1\n    spend: {daily_usd: 0.05}\n", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An evil upstream echoes the key it got.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		fmt.Fprintf(w, `{"id":"x","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":5},"echo":%q}`, r.Header.Get("Authorization"))
+	}))
+	_, vk := createKey(t, h, auth.CreateOptions{Name: "sweeper", Plan: "metered", User: "sweep-user"})
+	secrets := append([]string{vk, adminCanary, meteredPepper}, canaries...)
+	var responses []string
+	note := func(r result) { responses = append(responses, fmt.Sprint(r.status, r.header, r.body)) }
+	// Hold the concurrency slot of the client key with a slow stream.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"slow","stream":true,"max_tokens":5,"messages":[]}`))
+	req.Header.Set("Authorization", "Bearer "+canaryClient)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]bool{}
+	for _, c := range []struct {
+		cred, path, body string
+	}{
+		{canaryClient, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},                                       // concurrency
+		{vk, "/v1/chat/completions", `{"model":"unpriced","messages":[]}`},                                                            // unpriced under a cap
+		{vk, "/v1/chat/completions", `{"model":"fast","messages":[{"role":"user","content":"` + strings.Repeat("x", 60_000) + `"}]}`}, // over the budget reservation
+		{vk, "/v1/chat/completions", `{"model":"real","messages":[]}`},
+		{vk, "/v1/chat/completions", `{"model":"real","stream":true,"messages":[]}`},
+		{vk, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},
+		{vk, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},
+		{vk, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},
+		{vk, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`}, // rpm
+		{vk, "/v1/messages", `{"model":"fast","max_tokens":5,"messages":[]}`},
+	} {
+		r := h.do("POST", c.path, c.body, bearer(c.cred)...)
+		codes[r.errorCode()] = true
+		note(r)
+	}
+	cancel()
+	resp.Body.Close()
+	for _, want := range []string{"rate_limited_concurrency", "model_not_priced", "budget_exceeded", "rate_limited_requests"} {
+		if !codes[want] {
+			t.Errorf("the sweep did not provoke %s (got %v)", want, codes)
+		}
+	}
+	// tpm: a fresh key, a request estimated above what is left.
+	_, vk2 := createKey(t, h, auth.CreateOptions{Name: "sweeper2", Plan: "metered"})
+	secrets = append(secrets, vk2)
+	h.do("POST", "/v1/chat/completions", `{"model":"fast","max_tokens":2900,"messages":[]}`, bearer(vk2)...)
+	r := h.do("POST", "/v1/chat/completions", `{"model":"fast","max_tokens":2900,"messages":[]}`, bearer(vk2)...)
+	if r.errorCode() != "rate_limited_tokens" {
+		t.Errorf("tpm not provoked: %d %s", r.status, r.body)
+	}
+	note(r)
+	h.flushed(1)
+	for _, p := range []string{"/metrics", "/admin/api/usage?by=key", "/admin/api/usage?by=user&format=csv", "/admin/api/budgets"} {
+		for _, cred := range []string{adminCanary, vk, canaryClient} {
+			note(h.do("GET", p, "", bearer(cred)...))
+		}
+	}
+	// An operator who names a key by the key itself is refused, and the
+	// key is not echoed.
+	r = h.do("PUT", "/admin/api/budgets/key/"+vk, `{"daily_usd":1}`, bearer(adminCanary)...)
+	if r.status != 400 {
+		t.Errorf("a budget named by the key itself: %d %s", r.status, r.body)
+	}
+	note(r)
+	time.Sleep(20 * time.Millisecond)
+	all := strings.Join(responses, "\n") + h.logs.String()
+	for _, k := range secrets {
+		if strings.Contains(all, k) {
+			t.Errorf("a canary (%.10s…) leaked in a response or log line", k)
 		}
 	}
 }

@@ -104,6 +104,12 @@ models:
 		{"POST", "/admin/api/keys/key_nope/revoke", ``},
 		{"GET", "/admin/api/users", ``},
 		{"PUT", "/admin/api/users/u1", `{"plan":"all"}`},
+		{"GET", "/admin/api/usage?by=key", ``},
+		{"GET", "/admin/api/usage?by=user&format=csv", ``},
+		{"GET", "/admin/api/budgets", ``},
+		{"PUT", "/admin/api/budgets/user/u9", `{"daily_usd":100}`},
+		{"DELETE", "/admin/api/budgets/user/u9", ``},
+		{"GET", "/metrics", ``},
 		{"OPTIONS", "/v1/chat/completions", ``},
 	}
 	swept := 0
