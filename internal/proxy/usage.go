@@ -113,44 +113,37 @@ func (f *Forwarder) meter(at *attempt) {
 	}
 }
 
-// dropNullUsage removes a top-level "usage": null from a chat chunk (every
+// dropNullUsage removes a "usage": null member from a chat chunk (every
 // chunk carries one once include_usage is on). It returns data itself when
-// there is nothing to remove, and never writes into data.
+// there is nothing to remove, and never writes into data. A key inside a
+// JSON string cannot match: its quotes would be escaped.
 func dropNullUsage(data []byte) []byte {
-	if !bytes.Contains(data, []byte(`"usage"`)) {
+	const ws = " \t\r\n"
+	i := bytes.Index(data, []byte(`"usage"`))
+	if i < 0 {
 		return data
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	v := bytes.TrimLeft(data[i+len(`"usage"`):], ws)
+	if len(v) == 0 || v[0] != ':' {
 		return data
 	}
-	prevEnd := dec.InputOffset()
-	for first := true; dec.More(); first = false {
-		keyStart := prevEnd
-		key, err := dec.Token()
-		if err != nil {
-			return data
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return data
-		}
-		end := dec.InputOffset()
-		if key != "usage" || !bytes.Equal(v, []byte("null")) {
-			prevEnd = end
-			continue
-		}
-		if !first {
-			// Drop the comma before the key through the value.
-			return append(data[:keyStart:keyStart], data[end:]...)
-		}
+	v = bytes.TrimLeft(v[1:], ws)
+	if !bytes.HasPrefix(v, []byte("null")) {
+		return data
+	}
+	end := len(data) - len(v) + len("null")
+	before := bytes.TrimRight(data[:i], ws)
+	switch {
+	case len(before) > 0 && before[len(before)-1] == ',':
+		// Drop the comma before the member through its value.
+		return append(data[:len(before)-1:len(before)-1], data[end:]...)
+	case len(before) > 0 && before[len(before)-1] == '{':
 		// The first member: drop it and the comma after it.
-		rest := data[end:]
-		trimmed := bytes.TrimLeft(rest, " \t\r\n")
-		if len(trimmed) > 0 && trimmed[0] == ',' {
-			rest = trimmed[1:]
+		rest := bytes.TrimLeft(data[end:], ws)
+		if len(rest) > 0 && rest[0] == ',' {
+			rest = rest[1:]
 		}
-		return append(data[:keyStart:keyStart], rest...)
+		return append(data[:i:i], rest...)
 	}
 	return data
 }

@@ -2,19 +2,26 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
+	"github.com/keyward/keyward/internal/store/sqlite"
+	"github.com/keyward/keyward/internal/usage"
 )
 
 // benchUpstream answers like OpenAI chat: a JSON completion, or a stream
@@ -39,15 +46,33 @@ func benchUpstream() http.Handler {
 	})
 }
 
-func benchKeyward(b *testing.B, upstream string) http.Handler {
-	cfg, err := config.Parse([]byte(strings.ReplaceAll(`
+// benchLimits is a plan with every limit on (generous, so none refuses):
+// request and token rates, concurrency, and daily and monthly spend caps.
+const benchLimits = `auth: {default_plan: metered}
+plans:
+  - name: metered
+    rpm: 100000000
+    rpd: 1000000000
+    tpm: 2000000000
+    concurrency: 1000
+    spend: {daily_usd: 1000000, monthly_usd: 1000000}
+`
+
+// benchKeyward is keyward's handler; with limits it enforces benchLimits
+// and records usage (SQLite, async) and metrics, as serve does.
+func benchKeyward(b *testing.B, upstream string, limits bool) http.Handler {
+	src := `
 providers:
   - {name: up, kind: openai, base_url: "{{UPSTREAM}}/v1", keys: [env:K]}
 clients:
   keys: [env:CLIENT_KEY]
 models:
   - {name: fast, targets: [{provider: up, model: gpt-4.1-mini}]}
-`, "{{UPSTREAM}}", upstream)))
+`
+	if limits {
+		src += benchLimits
+	}
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(src, "{{UPSTREAM}}", upstream)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +84,17 @@ models:
 	if err != nil {
 		b.Fatal(err)
 	}
-	return New(Deps{Gateway: gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log})
+	d := Deps{Gateway: gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log}
+	if limits {
+		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "kw.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := usage.NewWriter(db, usage.WriterOptions{QueueSize: 100_000, Logger: log})
+		b.Cleanup(func() { w.Close(context.Background()); db.Close() })
+		d.Spend, d.Usage, d.Budgets, d.Metrics = db, w, budget.NewTable(db, time.Second), metrics.New(w.Len)
+	}
+	return New(d)
 }
 
 func benchTransport() *http.Transport {
@@ -82,7 +117,8 @@ func BenchmarkForward(b *testing.B) {
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
 		Transport: benchTransport(),
 	}
-	kw := benchKeyward(b, up.URL)
+	kw := benchKeyward(b, up.URL, false)
+	kwLimits := benchKeyward(b, up.URL, true)
 	for _, mode := range []struct {
 		name string
 		body string
@@ -93,7 +129,7 @@ func BenchmarkForward(b *testing.B) {
 		for _, p := range []struct {
 			name string
 			h    http.Handler
-		}{{"bare", bare}, {"keyward", kw}} {
+		}{{"bare", bare}, {"keyward", kw}, {"keyward+limits", kwLimits}} {
 			b.Run(mode.name+"/"+p.name, func(b *testing.B) {
 				b.ReportAllocs()
 				body := []byte(mode.body)

@@ -138,6 +138,15 @@ func (m *Meter) chatEvent(data []byte) bool {
 	if len(data) == 0 || data[0] != '{' {
 		return false // [DONE]
 	}
+	if !hasObject(data, "usage") && !bytes.Contains(data, []byte(`"x_groq"`)) {
+		// The common case, a text chunk: measure its text without decoding.
+		if n := stringBytes(data, "content") + stringBytes(data, "refusal") + stringBytes(data, "reasoning_content") +
+			stringBytes(data, "reasoning") + stringBytes(data, "arguments"); n > 0 {
+			m.deltaEvents++
+			m.deltaBytes += int64(n)
+		}
+		return false
+	}
 	var v struct {
 		Choices []struct {
 			Delta struct {
@@ -147,7 +156,6 @@ func (m *Meter) chatEvent(data []byte) bool {
 				Reasoning        string `json:"reasoning"`
 				ToolCalls        []struct {
 					Function struct {
-						Name      string `json:"name"`
 						Arguments string `json:"arguments"`
 					} `json:"function"`
 				} `json:"tool_calls"`
@@ -166,7 +174,7 @@ func (m *Meter) chatEvent(data []byte) bool {
 		d := c.Delta
 		n := len(d.Content) + len(d.Refusal) + len(d.ReasoningContent) + len(d.Reasoning)
 		for _, tc := range d.ToolCalls {
-			n += len(tc.Function.Name) + len(tc.Function.Arguments)
+			n += len(tc.Function.Arguments)
 		}
 		if n > 0 {
 			m.deltaEvents++
@@ -183,7 +191,71 @@ func (m *Meter) chatEvent(data []byte) bool {
 	return v.Usage != nil && len(v.Choices) == 0
 }
 
+// hasObject reports whether data has a member key whose value is an
+// object (not null). A key inside a JSON string cannot match: its quotes
+// would be escaped.
+func hasObject(data []byte, key string) bool {
+	for rest := data; ; {
+		i := bytes.Index(rest, []byte(`"`+key+`"`))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(key)+2:]
+		v := bytes.TrimLeft(rest, " \t\r\n")
+		if len(v) > 0 && v[0] == ':' {
+			v = bytes.TrimLeft(v[1:], " \t\r\n")
+			if len(v) > 0 && v[0] == '{' {
+				return true
+			}
+		}
+	}
+}
+
+// stringBytes sums the raw lengths of the string values of every member
+// named key: the text a chunk carries, escapes counted as written (close
+// enough for an estimate, and never decoded).
+func stringBytes(data []byte, key string) int {
+	n := 0
+	for rest := data; ; {
+		i := bytes.Index(rest, []byte(`"`+key+`"`))
+		if i < 0 {
+			return n
+		}
+		rest = rest[i+len(key)+2:]
+		v := bytes.TrimLeft(rest, " \t\r\n")
+		if len(v) == 0 || v[0] != ':' {
+			continue
+		}
+		v = bytes.TrimLeft(v[1:], " \t\r\n")
+		if len(v) == 0 || v[0] != '"' {
+			continue
+		}
+		for j := 1; j < len(v); j++ {
+			if v[j] == '\\' {
+				j++
+				continue
+			}
+			if v[j] == '"' {
+				n += j - 1
+				rest = v[j+1:]
+				break
+			}
+		}
+	}
+}
+
 func (m *Meter) responsesEvent(data []byte) {
+	if !hasObject(data, "usage") {
+		// Only the final events carry usage; the rest matter for their
+		// text deltas.
+		if bytes.Contains(data, []byte(`.delta"`)) {
+			if n := stringBytes(data, "delta"); n > 0 {
+				m.deltaEvents++
+				m.deltaBytes += int64(n)
+			}
+		}
+		return
+	}
 	var v struct {
 		Type     string `json:"type"`
 		Delta    string `json:"delta"`
@@ -210,6 +282,15 @@ func (m *Meter) responsesEvent(data []byte) {
 }
 
 func (m *Meter) anthropicEvent(data []byte) {
+	if !hasObject(data, "usage") {
+		if bytes.Contains(data, []byte(`"content_block_delta"`)) {
+			if n := stringBytes(data, "text") + stringBytes(data, "partial_json") + stringBytes(data, "thinking"); n > 0 {
+				m.deltaEvents++
+				m.deltaBytes += int64(n)
+			}
+		}
+		return
+	}
 	var v struct {
 		Type    string `json:"type"`
 		Message *struct {
