@@ -81,6 +81,35 @@ func TestOpenAISDK(t *testing.T) {
 			t.Errorf("streamed %q in %d chunks", got, n)
 		}
 	})
+	// keyward asks the provider for the usage chunk on every stream; the
+	// SDK sees it only when it asked, and the chunks are the same either way.
+	t.Run("chat stream usage only when asked", func(t *testing.T) {
+		count := func(p openai.ChatCompletionNewParams) (chunks int, usage int64, withUsageField int) {
+			s := c.Chat.Completions.NewStreaming(ctx, p)
+			for s.Next() {
+				ch := s.Current()
+				chunks++
+				usage += ch.Usage.TotalTokens
+				if ch.JSON.Usage.Raw() != "" { // present, null or not
+					withUsageField++
+				}
+			}
+			if err := s.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		plain, plainUsage, plainFields := count(chat)
+		asked := chat
+		asked.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+		withUsage, askedUsage, _ := count(asked)
+		if plainUsage != 0 || plainFields != 0 {
+			t.Errorf("a client that did not ask got usage (%d tokens, %d chunks with a usage field)", plainUsage, plainFields)
+		}
+		if askedUsage == 0 || withUsage != plain+1 {
+			t.Errorf("asked: %d chunks (plain %d), usage %d", withUsage, plain, askedUsage)
+		}
+	})
 	t.Run("responses", func(t *testing.T) {
 		params := responses.ResponseNewParams{Model: "fast", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("Hello")}}
 		r, err := c.Responses.New(ctx, params)
