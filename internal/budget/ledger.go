@@ -134,7 +134,13 @@ type Ledger struct {
 	c   map[string]*counter
 	// loading serialises the first load of each counter.
 	loading sync.Map // counter name → *sync.Mutex
+	// added counts counters created since the last sweep.
+	added int
 }
+
+// sweepEvery is how many new counters the ledger takes before it drops
+// those of past periods.
+const sweepEvery = 1024
 
 type counter struct {
 	spent, reserved int64
@@ -214,6 +220,12 @@ func (l *Ledger) load(ctx context.Context, key string, c Cap, now time.Time) err
 	}
 	l.mu.Lock()
 	l.c[key] = &counter{spent: spent, end: c.Period.End(now)}
+	if l.added++; l.added >= sweepEvery {
+		// Forget past periods now and then, so memory stays bounded by the
+		// subjects active in the current ones.
+		l.added = 0
+		l.sweepLocked(now)
+	}
 	l.mu.Unlock()
 	l.loading.Delete(key)
 	return nil
@@ -264,6 +276,17 @@ func (l *Ledger) Spent(ctx context.Context, c Cap, now time.Time) (spent, reserv
 func (l *Ledger) Sweep(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.sweepLocked(now)
+}
+
+// Len is the number of counters held.
+func (l *Ledger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.c)
+}
+
+func (l *Ledger) sweepLocked(now time.Time) {
 	for k, ct := range l.c {
 		if !now.Before(ct.end) && ct.reserved == 0 {
 			delete(l.c, k)

@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -152,5 +153,25 @@ func TestRaceNeverOvershoots(t *testing.T) {
 	}
 	if admitted.Load() < 20 {
 		t.Fatalf("only %d admitted", admitted.Load())
+	}
+}
+
+// TestLedgerBounded: counters of past periods are dropped as new ones
+// arrive, without a background sweeper.
+func TestLedgerBounded(t *testing.T) {
+	l := NewLedger(nil)
+	ctx := context.Background()
+	day := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < 5000; i++ {
+		now := day.AddDate(0, 0, i/1000) // 1000 keys a day for 5 days
+		c := Cap{Scope: ScopeKey, Key: fmt.Sprintf("k%d", i), Period: Daily, Limit: 10}
+		res, _, err := l.Reserve(ctx, []Cap{c}, 1, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Settle(1)
+	}
+	if n := l.Len(); n > 2*sweepEvery+1000 {
+		t.Fatalf("%d counters held for 5000 keys over 5 days", n)
 	}
 }
