@@ -282,12 +282,17 @@ func (f *Forwarder) try(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	out.ContentLength = 0
 	gw := &guardWriter{w: w}
 	c.Info.Sent = f.now()
+	// Metering is deferred: the reverse proxy panics with
+	// http.ErrAbortHandler when the client goes away mid-body, and a
+	// client that leaves is charged all the same.
+	defer func() {
+		if at.committed {
+			f.meter(at)
+		}
+	}()
 	f.rp.ServeHTTP(gw, out)
 	if at.fail != nil {
 		c.Info.UpstreamStatus = at.fail.status
-	}
-	if at.committed {
-		f.meter(at)
 	}
 	return at
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -242,6 +243,42 @@ func TestDisconnectCharged(t *testing.T) {
 				t.Errorf("disconnect charged input %d output %d cost %d (%s); want input and partial output", in, out, cost, metered)
 			}
 		})
+	}
+}
+
+// TestDisconnectMidBodyCharged: a client that stops reading a complete
+// (non-streaming) answer is charged what the provider generated: the
+// input and the whole output cap. The reverse proxy aborts the handler
+// with a panic there; the usage is settled all the same.
+func TestDisconnectMidBodyCharged(t *testing.T) {
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`)
+		chunk := strings.Repeat("a", 64<<10)
+		for i := 0; i < 128; i++ { // 8 MiB
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+		io.WriteString(w, `"}}],"usage":{"prompt_tokens":7,"completion_tokens":9}}`)
+	})
+	h := newMeteredHarness(t, "", up)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"real","max_tokens":100,"messages":[{"role":"user","content":"write a lot"}]}`))
+	req.Header.Set("Authorization", "Bearer "+canaryClient)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(resp.Body, make([]byte, 64<<10))
+	cancel()
+	resp.Body.Close()
+	h.flushed(1)
+	rec := h.record(resp.Header.Get("X-Request-Id"))
+	if rec.Metered != "estimated" || rec.Input < usage.EstimateInput(len("write a lot")) || rec.Output != 100 || rec.CostMicros != rec.Input+200 || rec.Status != 499 {
+		t.Fatalf("a client that stopped reading: %+v", rec)
 	}
 }
 

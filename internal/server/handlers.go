@@ -314,6 +314,16 @@ func (d Deps) forward(route provider.Route) http.Handler {
 			if rw != nil {
 				status = rw.status
 			}
+			if v := recover(); v != nil {
+				// Settle as what withRecover will make of it — a 500, or a
+				// connection cut because the client left — then let it.
+				status = http.StatusInternalServerError
+				if v == http.ErrAbortHandler {
+					status = 499
+				}
+				adm.settle(r, req, usable, status)
+				panic(v)
+			}
 			adm.settle(r, req, usable, status)
 		}()
 		if req.Stream {

@@ -84,7 +84,11 @@ func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request,
 			return nil
 		}
 		if plan.Concurrency > 0 {
-			for _, s := range subs[:min(len(subs), 2)] { // the credential and the user
+			slots := []string{info.principal.ID}
+			if u := info.principal.User; u != "" {
+				slots = append(slots, "user:"+u)
+			}
+			for _, s := range slots {
 				rel, _, ok, err := d.Slots.Acquire(ctx, "conc:"+s, plan.Concurrency)
 				if err != nil {
 					a.rollback(ctx)
