@@ -55,3 +55,19 @@ func TestReportHostileNames(t *testing.T) {
 		t.Error("USD formatting")
 	}
 }
+
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"7d", "36h", "2026-11-01", "2026-11-01T08:00:00Z", "", "-1d", "9999999999d", "1h30m"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseSince(s, now)
+		if err == nil && got.After(now) && !strings.Contains(s, "-") && !strings.Contains(s, ":") {
+			// Durations and day counts reach back, never forward.
+			if _, perr := time.Parse(time.DateOnly, strings.TrimSpace(s)); perr != nil {
+				t.Fatalf("ParseSince(%q) = %v, after now", s, got)
+			}
+		}
+	})
+}
