@@ -114,7 +114,7 @@ applies within a second in every running keyward on the same store.`,
 				flag string
 				usd  float64
 			}{{"--daily", daily}, {"--monthly", monthly}} {
-				if v.usd < 0 || v.usd > 1e6 || v.usd != v.usd {
+				if !budget.ValidUSD(v.usd) {
 					return usageError{fmt.Errorf("%s: an amount in US dollars from 0 to 1000000", v.flag)}
 				}
 			}

@@ -145,7 +145,7 @@ func (d Deps) putBudget(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err.Error()+".")
 		return
 	}
-	if !validUSD(req.DailyUSD) || !validUSD(req.MonthlyUSD) || req.DailyUSD == 0 && req.MonthlyUSD == 0 {
+	if !budget.ValidUSD(req.DailyUSD) || !budget.ValidUSD(req.MonthlyUSD) || req.DailyUSD == 0 && req.MonthlyUSD == 0 {
 		badRequest(w, "Set daily_usd and/or monthly_usd to an amount from 0 to 1000000 (at least one above 0).")
 		return
 	}
@@ -179,9 +179,6 @@ func (d Deps) deleteBudget(w http.ResponseWriter, r *http.Request) {
 	d.auditEvent(r, "budget.deleted", scope+":"+subject, "")
 	w.WriteHeader(http.StatusNoContent)
 }
-
-// ValidUSD reports whether an amount can be a budget.
-func validUSD(v float64) bool { return v >= 0 && v <= 1e6 && v == v }
 
 func (d Deps) auditEvent(r *http.Request, kind, subject, detail string) {
 	if d.Audit == nil {

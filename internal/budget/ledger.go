@@ -118,6 +118,10 @@ func USD(micro int64) string {
 	return s
 }
 
+// ValidUSD reports whether an amount can be a cap: from 0 to 1,000,000
+// US dollars.
+func ValidUSD(v float64) bool { return v >= 0 && v <= 1e6 }
+
 // Micro converts dollars to micro-USD, rounding to the nearest.
 func Micro(usd float64) int64 { return int64(usd*1e6 + 0.5) }
 
