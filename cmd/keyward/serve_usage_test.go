@@ -67,9 +67,9 @@ store:
 	if strings.Contains(body, key) {
 		t.Fatal("the client key is in the metrics")
 	}
-	// On the API listener /metrics needs an admin key (none configured: off).
-	if status, _ := do(t, "GET", r.url("/metrics"), key, ""); status == 200 {
-		t.Fatal("/metrics served to a client key")
+	// Moved to metrics.listen, /metrics is not on the API listener.
+	if status, _ := do(t, "GET", r.url("/metrics"), key, ""); status != 404 {
+		t.Fatalf("/metrics on the API listener: %d", status)
 	}
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)

@@ -399,14 +399,18 @@ type Usage struct {
 	Unpriced string `yaml:"unpriced"`
 }
 
-// Metrics configures the Prometheus endpoint.
+// Metrics configures the Prometheus endpoint. Its label values are closed
+// sets and configured names only, so a scrape holds no secret and no user
+// id; it does tell request volumes, models and costs.
 type Metrics struct {
 	// Disabled turns /metrics off.
 	Disabled bool `yaml:"disabled"`
-	// Listen serves /metrics on a separate address without authentication
-	// (bind it to a private interface). On the main listener /metrics
-	// needs an admin key.
+	// Listen serves /metrics on a separate address (bind it to a private
+	// interface) instead of the API listener.
 	Listen string `yaml:"listen"`
+	// RequireAdminKey makes /metrics on the API listener answer admin
+	// keys only (Prometheus: authorization.credentials).
+	RequireAdminKey bool `yaml:"require_admin_key"`
 }
 
 // Log configures logging (always through the redacting handler).

@@ -562,11 +562,9 @@ func TestMetricsScrape(t *testing.T) {
 		h.do("POST", "/v1/chat/completions", `{"model":"fast","stream":true,"messages":[]}`, bearer(key)...)
 	}
 	h.do("POST", "/v1/chat/completions", `{"model":"no-such-model-CANARY","messages":[]}`)
-	if r := h.do("GET", "/metrics", "", bearer(key)...); r.status != 401 {
-		t.Fatalf("metrics with a virtual key: %d", r.status)
-	}
 	h.flushed(3)
-	r := h.do("GET", "/metrics", "", bearer(adminCanary)...)
+	// Open by default, as Prometheus expects; admin keys only when asked.
+	r := h.do("GET", "/metrics", "", "Authorization", "")
 	if r.status != 200 {
 		t.Fatalf("metrics: %d %s", r.status, r.body)
 	}
@@ -592,6 +590,30 @@ func TestMetricsScrape(t *testing.T) {
 		t.Error("a user id, model name from a client or key reached the metrics")
 	}
 	assertNoCanary(t, "metrics", r.body)
+
+	for _, tt := range []struct {
+		metrics string
+		cred    string
+		want    int
+	}{
+		{"{require_admin_key: true}", "", 401},
+		{"{require_admin_key: true}", key, 401},
+		{"{require_admin_key: true}", adminCanary, 200},
+		{"{disabled: true}", adminCanary, 404},
+		{"{listen: \"127.0.0.1:0\"}", "", 404},
+	} {
+		h.writeConfig(strings.ReplaceAll(meteredConfig, "{{UPSTREAM}}", "http://127.0.0.1:1") + "    rpm: 3\nmetrics: " + tt.metrics + "\n")
+		if err := h.gw.Reload("test"); err != nil {
+			t.Fatal(err)
+		}
+		hdr := []string{"Authorization", ""}
+		if tt.cred != "" {
+			hdr = bearer(tt.cred)
+		}
+		if r := h.do("GET", "/metrics", "", hdr...); r.status != tt.want {
+			t.Errorf("metrics %s with %q: %d, want %d", tt.metrics, tt.cred, r.status, tt.want)
+		}
+	}
 }
 
 // TestClientIP: X-Forwarded-For counts only when the connection comes from

@@ -28,11 +28,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	ad := admin.Deps{Gateway: d.Gateway, Keys: d.Keys, Audit: d.Audit, Users: d.UserStore,
 		Failures: d.Failures, Logger: d.Logger, ClientIP: clientIP, Usage: d.UsageStore, Budgets: d.BudgetStore}
 	mux.Handle("/admin/api/", admin.New(ad))
-	if d.Metrics != nil {
-		// On the API listener only admin keys may scrape; metrics.listen
-		// serves the same registry on a private address without a key.
-		mux.Handle("/metrics", allow(http.MethodGet, admin.Protect(ad, d.Metrics.Handler())))
-	}
+	mux.Handle("/metrics", allow(http.MethodGet, d.metrics(ad)))
 	mux.Handle("/healthz", allow(http.MethodGet, healthz()))
 	mux.Handle("/readyz", allow(http.MethodGet, d.readyz()))
 	mux.Handle("/", notFound())

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keyward/keyward/internal/admin"
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
@@ -274,6 +275,28 @@ func (w *respWriter) FlushError() error {
 
 // Unwrap gives http.ResponseController access to the connection.
 func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// metrics serves /metrics on the API listener as the running
+// configuration says: open (Prometheus' convention; it holds no secret),
+// to admin keys only (metrics.require_admin_key), or not at all (disabled,
+// or moved to metrics.listen).
+func (d Deps) metrics(ad admin.Deps) http.Handler {
+	if d.Metrics == nil {
+		return notFound()
+	}
+	open, protected := d.Metrics.Handler(), admin.Protect(ad, d.Metrics.Handler())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m := infoOf(r.Context()).snap.Config.Metrics
+		switch {
+		case m.Disabled || m.Listen != "":
+			fail(w, r, apierr.NotFound, "", "metrics are off on this listener")
+		case m.RequireAdminKey:
+			protected.ServeHTTP(w, r)
+		default:
+			open.ServeHTTP(w, r)
+		}
+	})
+}
 
 // observe reports a finished API request to the metrics. Label values come
 // from the route table and configuration only: a model name counts only
