@@ -39,7 +39,7 @@ const (
 	RequestsLimited    Code = "rate_limited_requests"
 	TokensLimited      Code = "rate_limited_tokens"
 	ConcurrencyLimited Code = "rate_limited_concurrency"
-	BudgetExceeded     Code = "budget_exceeded"
+	BudgetExceeded     Code = "insufficient_quota" // as OpenAI names its own
 	// ModelNotPriced refuses a model with no price when a spend cap
 	// applies (usage.unpriced: deny).
 	ModelNotPriced      Code = "model_not_priced"

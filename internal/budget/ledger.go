@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -190,6 +191,10 @@ func (l *Ledger) Reserve(ctx context.Context, caps []Cap, amount int64, now time
 			return nil, &Refusal{Cap: c, Spent: ct.spent, Reserved: ct.reserved, Amount: amount, ResetAt: c.Period.End(now)}, nil
 		}
 	}
+	// Two caps may count the same thing (a plan's cap and a budget for the
+	// same key): each is checked above, the amount is held once.
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	for _, k := range keys {
 		l.c[k].reserved += amount
 	}

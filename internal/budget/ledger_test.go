@@ -175,3 +175,28 @@ func TestLedgerBounded(t *testing.T) {
 		t.Fatalf("%d counters held for 5000 keys over 5 days", n)
 	}
 }
+
+// TestSameCounterTwice: a plan's cap and a budget on the same key check
+// their own limits but hold and charge the amount once.
+func TestSameCounterTwice(t *testing.T) {
+	l := NewLedger(nil)
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	caps := []Cap{
+		{Scope: ScopeKey, Key: "k", Period: Daily, Limit: 1000, Source: "plan"},
+		{Scope: ScopeKey, Key: "k", Period: Daily, Limit: 5000, Source: "budget"},
+	}
+	for i := 0; i < 10; i++ {
+		res, ref, err := l.Reserve(ctx, caps, 100, now)
+		if err != nil || ref != nil {
+			t.Fatalf("request %d refused (%+v): spend counted twice", i, ref)
+		}
+		res.Settle(100)
+	}
+	if _, ref, _ := l.Reserve(ctx, caps, 100, now); ref == nil || ref.Cap.Limit != 1000 {
+		t.Fatalf("the tighter cap must refuse the 11th: %+v", ref)
+	}
+	if spent, _, _ := l.Spent(ctx, caps[0], now); spent != 1000 {
+		t.Fatalf("spent %d, want 1000", spent)
+	}
+}

@@ -19,15 +19,11 @@ type Price struct {
 	CachedInput, CacheWrite float64
 }
 
-// Cost is the price of a request's tokens, in micro-USD, rounded to the
-// nearest. (A price per 1M tokens is the price of one token in micro-USD.)
+// Cost is the price of a request's tokens, in micro-USD, rounded up (so
+// a stream of tiny requests is never free). A price per 1M tokens is the
+// price of one token in micro-USD.
 func (p Price) Cost(t usage.Tokens) int64 {
-	return int64(math.Round(p.exact(t)))
-}
-
-// Bound is the cost of tokens rounded up: what a reservation holds.
-func (p Price) Bound(t usage.Tokens) int64 {
-	return int64(math.Ceil(p.exact(t)))
+	return int64(math.Ceil(p.exact(t) - 1e-9))
 }
 
 // BoundFor is the most input and output tokens can cost, whatever part

@@ -54,8 +54,11 @@ func TestCost(t *testing.T) {
 		t.Errorf("fallback Cost = %d", got)
 	}
 	small := Price{Input: 0.10}
-	if c, b := small.Cost(usage.Tokens{Input: 3}), small.Bound(usage.Tokens{Input: 3}); c != 0 || b != 1 {
-		t.Errorf("0.3 micro-USD: Cost %d (want 0), Bound %d (want 1)", c, b)
+	if c, b := small.Cost(usage.Tokens{Input: 3}), small.BoundFor(3, 0); c != 1 || b != 1 {
+		t.Errorf("0.3 micro-USD: Cost %d, BoundFor %d (want 1: never free)", c, b)
+	}
+	if c := (Price{Input: 0.4}).Cost(usage.Tokens{Input: 10}); c != 4 {
+		t.Errorf("an exact cost is not rounded up: %d", c)
 	}
 	for name, pr := range builtinPrices {
 		if pr.Input < 0 || pr.Output < 0 || pr.CachedInput < 0 || pr.CacheWrite < 0 || pr.Input == 0 {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"regexp"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
@@ -140,6 +142,10 @@ type attempt struct {
 	// meter follows a streamed answer, tap keeps a JSON answer's bytes.
 	meter *usage.Meter
 	tap   *bodyTap
+	// streamComplete is set when the stream's terminal event passed.
+	streamComplete bool
+	// wrote is set once the request has been sent to the provider whole.
+	wrote atomic.Bool
 }
 
 func attemptOf(ctx context.Context) *attempt {
@@ -167,7 +173,11 @@ func rewrite(pr *httputil.ProxyRequest) {
 type transport struct{}
 
 func (transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return attemptOf(r.Context()).target.Provider.Transport().RoundTrip(r)
+	at := attemptOf(r.Context())
+	if at.target.Provider.Kind == config.KindMock {
+		at.wrote.Store(true) // in-process: handed over is sent
+	}
+	return at.target.Provider.Transport().RoundTrip(r)
 }
 
 type bufferPool struct{}
@@ -213,6 +223,12 @@ func (f *Forwarder) Forward(w http.ResponseWriter, r *http.Request, c Call) {
 				last = at.fail
 				if r.Context().Err() != nil {
 					c.Info.Code = "client_closed"
+					if at.wrote.Load() && c.Info.Metered == MeteredNone {
+						// The client left while the provider worked on a
+						// request it had received: it bills it, so is the
+						// client — never a refund for leaving.
+						c.Info.Usage, c.Info.Metered = c.worstCase(), MeteredEstimated
+					}
 					return // the client left; nobody to answer
 				}
 				if ctx.Err() != nil {
@@ -277,7 +293,12 @@ func (f *Forwarder) try(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		body:   c.Req.Body(t.Model, c.Req.TokenField(t.Provider)),
 		header: t.Provider.Header(r.Header, c.Req.Stream, k),
 	}
-	out := r.WithContext(context.WithValue(actx, attemptKey{}, at))
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			at.wrote.Store(true)
+		}
+	}}
+	out := r.WithContext(httptrace.WithClientTrace(context.WithValue(actx, attemptKey{}, at), trace))
 	out.Body = http.NoBody
 	out.ContentLength = 0
 	gw := &guardWriter{w: w}

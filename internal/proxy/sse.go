@@ -85,6 +85,7 @@ func (b *sseBody) accept(ev stream.Event) {
 	if isTerminal(b.at.call.Route, ev) {
 		// Nothing may follow the terminal event; stop reading upstream.
 		b.final, b.done = true, true
+		b.at.streamComplete = true
 		defer b.Close()
 	}
 	usageOnly := !ev.Comment && b.at.meter.Event(ev.Name, ev.Data)
@@ -134,6 +135,8 @@ func (b *sseBody) fill() {
 	route := b.at.call.Route
 	switch {
 	case err == nil && isError(route, ev):
+		// An error event may carry usage (response.failed does).
+		b.at.meter.Event(ev.Name, ev.Data)
 		fl := &failure{kind: "stream", status: 200}
 		fl.parseBody(ev.Data, b.at.call.Snap.Scrub)
 		b.log.Warn("upstream stream error", "request_id", b.at.reqID, "provider", b.at.target.Provider.Name,

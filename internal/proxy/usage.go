@@ -79,20 +79,25 @@ func (f *Forwarder) meter(at *attempt) {
 	clientLeft := at.client.Err() != nil || info.Code == "client_closed"
 	switch {
 	case at.meter != nil:
-		_, final := at.meter.Reported()
+		any, final := at.meter.Reported()
 		switch {
 		case final:
 			info.Usage, info.Metered = at.meter.Tokens(), MeteredReported
 		case clientLeft:
 			// Never a refund for leaving: what was generated is charged.
 			info.Usage, info.Metered = at.meter.Partial(c.InputEstimate), MeteredEstimated
-		default:
-			// The provider broke the stream. Charge what it reported, if
-			// anything; an error with no usage costs nothing.
-			if any, _ := at.meter.Reported(); any {
-				info.Usage, info.Metered = at.meter.Partial(c.InputEstimate), MeteredEstimated
-			}
+		case at.streamComplete:
+			// A whole stream without usage (a compatible API that ignores
+			// stream_options): estimate it rather than let it be free.
+			info.Usage, info.Metered = at.meter.Partial(c.InputEstimate), MeteredEstimated
+			f.log.Warn("the provider's stream reported no usage; it is estimated", "request_id", at.reqID, "provider", at.target.Provider.Name, "route", c.Route.String())
+		case any || at.meter.Generated():
+			// The stream broke (the provider's error, keyward's timeout, an
+			// oversized event) after output was passed on: the provider
+			// bills what it generated.
+			info.Usage, info.Metered = at.meter.Partial(c.InputEstimate), MeteredEstimated
 		}
+		// Otherwise an error before any output or usage: nothing is charged.
 	case at.tap != nil && at.tap.eof:
 		if t, ok := at.tap.tokens(c.Route); ok {
 			info.Usage, info.Metered = t, MeteredReported
@@ -105,12 +110,22 @@ func (f *Forwarder) meter(at *attempt) {
 		}
 		info.Usage, info.Metered = t, MeteredEstimated
 		f.log.Warn("the provider's answer reported no usage; it is estimated", "request_id", at.reqID, "provider", at.target.Provider.Name, "route", c.Route.String())
-	case at.tap != nil:
+	case at.tap != nil && clientLeft:
 		// The client left while a complete answer was on its way: the
 		// provider generated all of it.
-		out := int64(c.Req.OutputTokens) * int64(max(c.Req.Choices, 1))
-		info.Usage, info.Metered = usage.Tokens{Input: c.InputEstimate, Output: out}, MeteredEstimated
+		info.Usage, info.Metered = c.worstCase(), MeteredEstimated
 	}
+	// A body the provider broke off while the client was still reading is
+	// an upstream error: nothing is charged.
+}
+
+// worstCase is what a request that was sent but whose answer never came
+// back whole is charged: its input and its whole output cap.
+func (c *Call) worstCase() usage.Tokens {
+	if c.Req == nil {
+		return usage.Tokens{Input: c.InputEstimate}
+	}
+	return usage.Tokens{Input: c.InputEstimate, Output: int64(c.Req.OutputTokens) * int64(max(c.Req.Choices, 1))}
 }
 
 // dropNullUsage removes a "usage": null member from a chat chunk (every

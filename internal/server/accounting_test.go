@@ -428,7 +428,7 @@ func TestBudgetRace(t *testing.T) {
 			switch {
 			case r.status == 200:
 				okN.Add(1)
-			case r.status == 429 && r.errorCode() == "budget_exceeded" && strings.Contains(r.body, `"insufficient_quota"`):
+			case r.status == 429 && r.errorCode() == "insufficient_quota" && strings.Contains(r.body, `"type":"insufficient_quota"`):
 				refused.Add(1)
 			default:
 				t.Errorf("unexpected answer %d %s", r.status, r.body)
@@ -469,7 +469,7 @@ func TestBudgets(t *testing.T) {
 	for ; served < 40; served++ {
 		r := h.do("POST", "/v1/chat/completions", chat, bearer(key)...)
 		if r.status == 429 {
-			if r.errorCode() != "budget_exceeded" || !strings.Contains(r.body, "daily spend cap of $0.005 for this user") || r.header.Get("Retry-After") == "" {
+			if r.errorCode() != "insufficient_quota" || !strings.Contains(r.body, "daily spend cap of $0.005 for this user") || r.header.Get("Retry-After") == "" {
 				t.Fatalf("refusal: %s %v", r.body, r.header)
 			}
 			break
@@ -616,6 +616,20 @@ func TestMetricsScrape(t *testing.T) {
 	}
 }
 
+func TestIPSubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.9":          "203.0.113.9",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
+		"::ffff:198.51.100.7":  "::ffff:198.51.100.7",
+		"not-an-address":       "not-an-address",
+	} {
+		if got := ipSubject(in); got != want {
+			t.Errorf("ipSubject(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 // TestClientIP: X-Forwarded-For counts only when the connection comes from
 // a trusted proxy, read from the right.
 func TestClientIP(t *testing.T) {
@@ -699,7 +713,7 @@ func TestCanarySweepLimits(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	for _, want := range []string{"rate_limited_concurrency", "model_not_priced", "budget_exceeded", "rate_limited_requests"} {
+	for _, want := range []string{"rate_limited_concurrency", "model_not_priced", "insufficient_quota", "rate_limited_requests"} {
 		if !codes[want] {
 			t.Errorf("the sweep did not provoke %s (got %v)", want, codes)
 		}
@@ -732,5 +746,108 @@ func TestCanarySweepLimits(t *testing.T) {
 		if strings.Contains(all, k) {
 			t.Errorf("a canary (%.10s…) leaked in a response or log line", k)
 		}
+	}
+}
+
+// sseUpstream streams the given events (data lines), pausing between them,
+// and then either ends or hangs until the request is cancelled.
+func sseUpstream(events []string, pause time.Duration, hang bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for _, ev := range events {
+			io.WriteString(w, ev+"\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(pause):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if hang {
+			<-r.Context().Done()
+		}
+	})
+}
+
+func chatChunk(text string) string {
+	return `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"` + text + `"}}]}`
+}
+
+// TestStreamsNeverFree: a stream is charged whenever the provider produced
+// output — when it ends without reporting usage, when keyward cuts it off,
+// when it fails after text was sent — and its usage is read from a
+// response.failed event too.
+func TestStreamsNeverFree(t *testing.T) {
+	text := []string{chatChunk("Hello"), chatChunk(" there"), chatChunk(", friend")}
+	tests := []struct {
+		name     string
+		extra    string // top-level configuration
+		up       http.Handler
+		path     string
+		body     string
+		metered  string
+		minOut   int64
+		exactOut int64
+	}{
+		{"complete stream without usage", "", sseUpstream(append(text, "data: [DONE]"), 0, false),
+			"/v1/chat/completions", `{"model":"real","stream":true,"messages":[]}`, "estimated", 3, 0},
+		{"cut by the request timeout", "timeouts: {request: 1s}\n", sseUpstream(append(text, text...), 100*time.Millisecond, true),
+			"/v1/chat/completions", `{"model":"real","stream":true,"messages":[]}`, "estimated", 6, 0},
+		{"provider error after text", "", sseUpstream(append(text, `data: {"error":{"message":"overloaded","type":"server_error"}}`), 0, false),
+			"/v1/chat/completions", `{"model":"real","stream":true,"messages":[]}`, "estimated", 3, 0},
+		{"response.failed with usage", "", sseUpstream([]string{
+			"event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"status\":\"in_progress\",\"usage\":null}}",
+			"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Par\"}",
+			"event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"id\":\"r\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"x\"},\"usage\":{\"input_tokens\":40,\"output_tokens\":17}}}",
+		}, 0, false),
+			"/v1/responses", `{"model":"real","stream":true,"input":"hi"}`, "reported", 0, 17},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newMeteredHarness(t, tt.extra, tt.up)
+			r := h.do("POST", tt.path, tt.body)
+			if r.status != 200 {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			h.flushed(1)
+			rec := h.record(r.header.Get("X-Request-Id"))
+			if rec.Metered != tt.metered || rec.CostMicros <= 0 || rec.Input <= 0 || rec.Output < tt.minOut || (tt.exactOut > 0 && rec.Output != tt.exactOut) {
+				t.Fatalf("record %+v", rec)
+			}
+		})
+	}
+	// An error before any output costs nothing.
+	h := newMeteredHarness(t, "", sseUpstream([]string{`data: {"error":{"message":"overloaded","type":"server_error"}}`}, 0, false))
+	h.do("POST", "/v1/chat/completions", `{"model":"real","stream":true,"messages":[]}`)
+	h.flushed(1)
+	if g := h.summary(store.ByKey, store.UsageFilter{}); len(g) != 1 || g[0].CostMicros != 0 {
+		t.Fatalf("an error before any output was charged: %+v", g)
+	}
+}
+
+// TestDisconnectBeforeHeadersCharged: a client that leaves while the
+// provider works on its request is charged the worst case (the provider
+// bills it), never refunded.
+func TestDisconnectBeforeHeadersCharged(t *testing.T) {
+	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	h := newMeteredHarness(t, "", up)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	r := h.doCtx(ctx, "POST", "/v1/chat/completions", `{"model":"real","max_tokens":300,"messages":[]}`)
+	if r.status != -1 {
+		t.Fatalf("the client should have given up: %d", r.status)
+	}
+	h.flushed(1)
+	recs, err := h.db.ListUsage(context.Background(), store.UsageFilter{}, 10)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%v %v", recs, err)
+	}
+	if rec := recs[0]; rec.Metered != "estimated" || rec.Output != 300 || rec.Input <= 0 {
+		t.Fatalf("record %+v", rec)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -62,9 +63,20 @@ func subjects(p auth.Principal, ip string) []string {
 		out = append(out, "user:"+p.User)
 	}
 	if p.Kind == auth.KindBrowserToken && ip != "" {
-		out = append(out, "ip:"+ip)
+		out = append(out, "ip:"+ipSubject(ip))
 	}
 	return out
+}
+
+// ipSubject is what an address is limited as: itself for IPv4, its /64
+// for IPv6 (one subscriber holds a whole /64 and could rotate through it).
+func ipSubject(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // admit applies the plan's request, token and concurrency limits and

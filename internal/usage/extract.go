@@ -333,6 +333,9 @@ func (m *Meter) anthropicEvent(data []byte) {
 // sent its end-of-stream figures.
 func (m *Meter) Reported() (any, final bool) { return m.reported, m.final }
 
+// Generated reports whether the stream passed any generated text on.
+func (m *Meter) Generated() bool { return m.deltaEvents > 0 }
+
 // Tokens is the usage the provider reported so far.
 func (m *Meter) Tokens() Tokens { return m.t }
 
