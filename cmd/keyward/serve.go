@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -190,6 +191,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		defer jwtv.Close()
 	}
 	draining := new(atomic.Bool)
+	inFlight := new(sync.WaitGroup)
 	handler := server.New(server.Deps{
 		Gateway:        gw,
 		Keys:           keys,
@@ -201,6 +203,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		Logger:         log,
 		InsecureNoAuth: f.insecureNoAuth,
 		Draining:       draining,
+		InFlight:       inFlight,
 		Spend:          db,
 		UsageStore:     db,
 		BudgetStore:    db,
@@ -271,6 +274,15 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown timed out; closing remaining connections", "err", err)
 		_ = srv.Close()
+		// Close does not wait for handlers: let the cut requests settle
+		// and queue their usage before the usage writer is closed.
+		done := make(chan struct{})
+		go func() { inFlight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			log.Error("requests still running after shutdown; their usage may be lost")
+		}
 	}
 	return nil
 }

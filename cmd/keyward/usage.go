@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward/internal/admin"
 	"github.com/keyward/keyward/internal/budget"
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/usage"
 )
@@ -130,6 +131,9 @@ applies within a second in every running keyward on the same store.`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Budget of %s %s: %s a day, %s a month.\n", scope, subject, capString(b.DailyMicros), capString(b.MonthlyMicros))
+			if b.MonthlyMicros > 0 && ke.cfg.Usage.Retention < config.MonthlyRetention {
+				fmt.Fprintf(e.stderr, "warning: usage.retention is %s; a monthly cap needs %s of records to survive a restart\n", ke.cfg.Usage.Retention, config.MonthlyRetention)
+			}
 			return nil
 		}),
 	}

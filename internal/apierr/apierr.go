@@ -42,7 +42,10 @@ const (
 	BudgetExceeded     Code = "insufficient_quota" // as OpenAI names its own
 	// ModelNotPriced refuses a model with no price when a spend cap
 	// applies (usage.unpriced: deny).
-	ModelNotPriced      Code = "model_not_priced"
+	ModelNotPriced Code = "model_not_priced"
+	// CostNotBounded refuses, under a spend cap, a request whose cost
+	// cannot be bounded before it is sent.
+	CostNotBounded      Code = "cost_not_bounded"
 	UpstreamBadRequest  Code = "upstream_bad_request"
 	UpstreamRateLimited Code = "upstream_rate_limited"
 	UpstreamAuth        Code = "upstream_auth_failed"
@@ -84,6 +87,7 @@ var specs = map[Code]spec{
 	ConcurrencyLimited:   {429, "rate_limit_error", "rate_limit_error", "Too many requests in progress; retry when one finishes."},
 	BudgetExceeded:       {429, "insufficient_quota", "rate_limit_error", "Spend limit reached."},
 	ModelNotPriced:       {403, "permission_error", "permission_error", "This model has no price configured, and a spend cap applies."},
+	CostNotBounded:       {403, "permission_error", "permission_error", "This request's cost cannot be bounded before it is sent, and a spend cap applies."},
 	UpstreamBadRequest:   {400, "invalid_request_error", "invalid_request_error", "The provider rejected the request."},
 	UpstreamRateLimited:  {429, "rate_limit_error", "rate_limit_error", "The provider is rate limiting; retry later."},
 	UpstreamAuth:         {502, "server_error", "api_error", "The gateway could not authenticate with the provider."},

@@ -17,6 +17,16 @@ type Price struct {
 	// written to it (Anthropic, newer OpenAI models). Zero means the input
 	// price.
 	CachedInput, CacheWrite float64
+	// CacheWriteLong prices input written to Anthropic's one-hour cache.
+	// Zero means twice the input price, as Anthropic bills it.
+	CacheWriteLong float64
+}
+
+func (p Price) cacheWriteLong() float64 {
+	if p.CacheWriteLong == 0 {
+		return 2 * p.Input
+	}
+	return p.CacheWriteLong
 }
 
 // Cost is the price of a request's tokens, in micro-USD, rounded up (so
@@ -27,9 +37,13 @@ func (p Price) Cost(t usage.Tokens) int64 {
 }
 
 // BoundFor is the most input and output tokens can cost, whatever part
-// of the input the provider reads from or writes to its cache.
-func (p Price) BoundFor(input, output int64) int64 {
+// of the input the provider reads from or writes to its cache; longCache
+// counts Anthropic's one-hour cache writes (the Messages API), the dearest.
+func (p Price) BoundFor(input, output int64, longCache bool) int64 {
 	in := max(p.Input, p.CachedInput, p.CacheWrite)
+	if longCache {
+		in = max(in, p.cacheWriteLong())
+	}
 	return int64(math.Ceil(float64(input)*in + float64(output)*p.Output))
 }
 
@@ -41,7 +55,9 @@ func (p Price) exact(t usage.Tokens) float64 {
 	if write == 0 {
 		write = p.Input
 	}
-	return float64(t.Input)*p.Input + float64(t.CachedInput)*cached + float64(t.CacheWrite)*write + float64(t.Output)*p.Output
+	long := min(t.CacheWriteLong, t.CacheWrite)
+	return float64(t.Input)*p.Input + float64(t.CachedInput)*cached + float64(t.CacheWrite-long)*write +
+		float64(long)*p.cacheWriteLong() + float64(t.Output)*p.Output
 }
 
 // Prices looks up a model's price: the configuration's rows first (by the
@@ -57,7 +73,7 @@ type Prices struct {
 func NewPrices(rows []config.Pricing) *Prices {
 	p := &Prices{override: make(map[string]Price, len(rows)), builtin: builtinPrices}
 	for _, r := range rows {
-		p.override[strings.ToLower(r.Model)] = Price{Input: r.Input, Output: r.Output, CachedInput: r.CachedInput, CacheWrite: r.CacheWrite}
+		p.override[strings.ToLower(r.Model)] = Price{Input: r.Input, Output: r.Output, CachedInput: r.CachedInput, CacheWrite: r.CacheWrite, CacheWriteLong: r.CacheWrite1h}
 	}
 	return p
 }

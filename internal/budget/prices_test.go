@@ -49,12 +49,22 @@ func TestCost(t *testing.T) {
 	if got := p.Cost(tok); got != 11475 {
 		t.Errorf("Cost = %d", got)
 	}
+	// One-hour cache writes cost twice the input unless priced.
+	if got := p.Cost(usage.Tokens{CacheWrite: 100, CacheWriteLong: 40}); got != 60*3.75+40*6 {
+		t.Errorf("1h cache writes: %d", got)
+	}
+	if b := p.BoundFor(10, 0, true); b != 60 {
+		t.Errorf("the Messages bound must use the 1h price: %d", b)
+	}
+	if b := p.BoundFor(10, 0, false); b != 38 {
+		t.Errorf("bound without 1h cache: %d", b)
+	}
 	// Unset cache prices fall back to the input price.
 	if got := (Price{Input: 2, Output: 8}).Cost(usage.Tokens{CachedInput: 10, CacheWrite: 10}); got != 40 {
 		t.Errorf("fallback Cost = %d", got)
 	}
 	small := Price{Input: 0.10}
-	if c, b := small.Cost(usage.Tokens{Input: 3}), small.BoundFor(3, 0); c != 1 || b != 1 {
+	if c, b := small.Cost(usage.Tokens{Input: 3}), small.BoundFor(3, 0, false); c != 1 || b != 1 {
 		t.Errorf("0.3 micro-USD: Cost %d, BoundFor %d (want 1: never free)", c, b)
 	}
 	if c := (Price{Input: 0.4}).Cost(usage.Tokens{Input: 10}); c != 4 {

@@ -150,6 +150,12 @@ type Plan struct {
 	TPM         int    `yaml:"tpm"`
 	Concurrency int    `yaml:"concurrency"`
 	Spend       *Spend `yaml:"spend"`
+	// AllowUnbounded lets requests whose cost cannot be bounded before
+	// they are sent (previous_response_id, conversation, stored prompts,
+	// background mode, tools the provider runs) through under a spend
+	// cap; they are then charged what the provider reports, which may
+	// pass the cap. Without it they are refused when a cap applies.
+	AllowUnbounded bool `yaml:"allow_unbounded"`
 }
 
 // Spend caps in US dollars.
@@ -371,6 +377,9 @@ type Pricing struct {
 	CachedInput float64 `yaml:"cached_input"`
 	// CacheWrite prices input written to the prompt cache (default: Input).
 	CacheWrite float64 `yaml:"cache_write"`
+	// CacheWrite1h prices input written to Anthropic's one-hour cache
+	// (default: twice Input).
+	CacheWrite1h float64 `yaml:"cache_write_1h"`
 }
 
 // Unpriced model policies.

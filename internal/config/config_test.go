@@ -265,7 +265,8 @@ pricing:
   - {model: gpt-x, input: -1, output: 2}
   - {model: GPT-X, input: 1, output: 2}
   - {input: 1}
-usage: {retention: 10m, unpriced: allow, queue_size: 0}
+usage: {retention: 100h, unpriced: allow, queue_size: 0}
+plans: [{name: monthly, spend: {monthly_usd: 5}}]
 metrics: {listen: nowhere}
 trusted_proxies: [10.0.0.0/8, 192.168.1.1, not-an-ip]
 `
@@ -277,7 +278,7 @@ trusted_proxies: [10.0.0.0/8, 192.168.1.1, not-an-ip]
 		"pricing[0].input: must be a price",
 		`pricing[1].model: duplicate price for "GPT-X"`,
 		"pricing[2].model: is required",
-		"usage.retention: must be at least 1h",
+		"usage.retention: must be at least 768h0m0s when a plan has a monthly spend cap",
 		"usage.unpriced: must be",
 		"usage.queue_size",
 		"metrics.listen",

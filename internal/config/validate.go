@@ -425,7 +425,7 @@ func (c Config) validateUsage(p *problems) {
 		for _, f := range []struct {
 			name string
 			v    float64
-		}{{"input", pr.Input}, {"output", pr.Output}, {"cached_input", pr.CachedInput}, {"cache_write", pr.CacheWrite}} {
+		}{{"input", pr.Input}, {"output", pr.Output}, {"cached_input", pr.CachedInput}, {"cache_write", pr.CacheWrite}, {"cache_write_1h", pr.CacheWrite1h}} {
 			if f.v < 0 || f.v > 1e6 || f.v != f.v {
 				p.add(path+"."+f.name, "must be a price in USD per 1M tokens, from 0 to 1000000")
 			}
@@ -434,6 +434,12 @@ func (c Config) validateUsage(p *problems) {
 	u := c.Usage
 	if u.Retention < time.Hour {
 		p.add("usage.retention", "must be at least 1h (for example 2160h for 90 days)")
+	}
+	for _, pl := range c.Plans {
+		if pl.Spend != nil && pl.Spend.MonthlyUSD > 0 && u.Retention < MonthlyRetention {
+			p.add("usage.retention", "must be at least %s when a plan has a monthly spend cap (plan %q): a restarted keyward reads the month's spend from the records", MonthlyRetention, pl.Name)
+			break
+		}
 	}
 	if u.PruneInterval < time.Minute {
 		p.add("usage.prune_interval", "must be at least 1m")
@@ -461,6 +467,10 @@ func (c Config) validateUsage(p *problems) {
 		}
 	}
 }
+
+// MonthlyRetention is the shortest usage retention that keeps a whole
+// month's records, which monthly spend caps are read back from.
+const MonthlyRetention = 32 * 24 * time.Hour
 
 // ParsePrefix reads a CIDR or a single address (as a /32 or /128).
 func ParsePrefix(s string) (netip.Prefix, error) {

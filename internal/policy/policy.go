@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -188,6 +189,40 @@ func (r *Request) Body(model, tokenField string) []byte {
 // the client did not ask for (and the proxy must remove again).
 func (r *Request) InjectsUsage() bool {
 	return r.Route == provider.Chat && r.Stream && !r.ClientUsage
+}
+
+// statefulFields make a provider add input keyward never sees (an earlier
+// response, a stored conversation or prompt) or answer before the work is
+// done (background): their cost cannot be bounded before sending.
+var statefulFields = []string{"previous_response_id", "conversation", "prompt", "background"}
+
+// hostedTools are tool types the provider runs itself, billing per call
+// and adding what they find to the input.
+var hostedTools = regexp.MustCompile(`"type"\s*:\s*"(web_search[a-z0-9_]*|file_search|code_interpreter|computer_use[a-z0-9_]*|image_generation|mcp|local_shell|web_fetch[a-z0-9_]*|code_execution[a-z0-9_]*)"`)
+
+// Unbounded names what makes the request's cost impossible to bound before
+// it is sent ("" when nothing does): a field that pulls in state stored at
+// the provider, background mode, or a tool the provider runs itself.
+func (r *Request) Unbounded() string {
+	if r.Route != provider.Responses && r.Route != provider.Chat && r.Route != provider.Messages {
+		return ""
+	}
+	for _, f := range statefulFields {
+		raw, ok := r.fields[f]
+		if !ok || bytes.Equal(raw, []byte("null")) || bytes.Equal(raw, []byte("false")) || bytes.Equal(raw, []byte(`""`)) {
+			continue
+		}
+		if f == "prompt" && r.Route != provider.Responses {
+			continue // the legacy completions prompt is text, counted as such
+		}
+		return `"` + f + `"`
+	}
+	if raw, ok := r.fields["tools"]; ok {
+		if m := hostedTools.FindSubmatch(raw); m != nil {
+			return "the hosted tool " + string(m[1])
+		}
+	}
+	return ""
 }
 
 // maxChoices bounds chat's "n" (OpenAI's own limit).

@@ -851,3 +851,41 @@ func TestDisconnectBeforeHeadersCharged(t *testing.T) {
 		t.Fatalf("record %+v", rec)
 	}
 }
+
+// TestUnboundedCostUnderCap: under a spend cap, a request whose cost the
+// provider decides from state keyward never sees is refused, unless the
+// plan allows it; without a cap it goes through.
+func TestUnboundedCostUnderCap(t *testing.T) {
+	bodies := []struct{ path, body, what string }{
+		{"/v1/responses", `{"model":"fast","input":"and then?","previous_response_id":"resp_123"}`, "previous_response_id"},
+		{"/v1/responses", `{"model":"fast","input":"hi","conversation":"conv_1"}`, "conversation"},
+		{"/v1/responses", `{"model":"fast","prompt":{"id":"pmpt_1"}}`, "prompt"},
+		{"/v1/responses", `{"model":"fast","input":"hi","background":true}`, "background"},
+		{"/v1/responses", `{"model":"fast","input":"news?","tools":[{"type":"web_search"}]}`, "web_search"},
+		{"/v1/messages", `{"model":"fast","max_tokens":10,"messages":[],"tools":[{"type":"web_fetch_20250910","name":"web_fetch"}]}`, "web_fetch_20250910"},
+	}
+	capped := newMeteredHarness(t, "    spend: {daily_usd: 5}\n", nil)
+	allowed := newMeteredHarness(t, "    spend: {daily_usd: 5}\n    allow_unbounded: true\n", nil)
+	free := newMeteredHarness(t, "", nil)
+	for _, b := range bodies {
+		r := capped.do("POST", b.path, b.body)
+		if r.status != 403 || r.errorCode() != "cost_not_bounded" || !strings.Contains(r.body, b.what) {
+			t.Errorf("capped %s: %d %s", b.what, r.status, r.body)
+		}
+		if r := allowed.do("POST", b.path, b.body); r.status != 200 {
+			t.Errorf("allow_unbounded %s: %d %s", b.what, r.status, r.body)
+		}
+		if r := free.do("POST", b.path, b.body); r.status != 200 {
+			t.Errorf("no cap %s: %d %s", b.what, r.status, r.body)
+		}
+	}
+	// Ordinary requests, function tools and background:false are bounded.
+	for _, body := range []string{
+		`{"model":"fast","input":"hi","background":false,"tools":[{"type":"function","name":"f","parameters":{}}]}`,
+		`{"model":"fast","input":"say \"previous_response_id\" and web_search"}`,
+	} {
+		if r := capped.do("POST", "/v1/responses", body); r.status != 200 {
+			t.Errorf("bounded request refused: %d %s", r.status, r.body)
+		}
+	}
+}

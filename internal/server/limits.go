@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/store"
@@ -217,6 +218,11 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 	}
 	a.capped = true
 	snap := info.snap
+	if what := req.Unbounded(); what != "" && (info.grant.Plan == nil || !info.grant.Plan.AllowUnbounded) {
+		d.Metrics.BudgetRejected("unbounded", "")
+		fail(w, r, apierr.CostNotBounded, fmt.Sprintf("A spend cap applies, and the cost of a request with %s cannot be bounded before it is sent: the provider adds what keyward never sees. Send the whole conversation in the request instead, or ask for a plan with allow_unbounded.", what), what)
+		return false
+	}
 	input, output := usage.BoundInput(body), int64(req.OutputTokens)*int64(max(req.Choices, 1))
 	var worst int64
 	for _, t := range targets {
@@ -229,7 +235,7 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 			fail(w, r, apierr.ModelNotPriced, fmt.Sprintf("The model %q has no price configured, and a spend cap applies; add it under pricing:.", info.model), t.Provider.Name+"/"+t.Model)
 			return false
 		}
-		worst = max(worst, p.BoundFor(input, output))
+		worst = max(worst, p.BoundFor(input, output, req.Route == provider.Messages))
 	}
 	res, refusal, err := d.Ledger.Reserve(r.Context(), caps, worst, now)
 	if err != nil {

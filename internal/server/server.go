@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,9 @@ type Deps struct {
 	InsecureNoAuth bool
 	// Draining is set when the server is shutting down; /readyz then fails.
 	Draining *atomic.Bool
+	// InFlight counts requests being served, so shutdown can wait for
+	// them to settle even after their connections were cut (nil: none).
+	InFlight *sync.WaitGroup
 }
 
 // New returns the whole HTTP handler of `keyward serve`.
@@ -107,7 +111,16 @@ func New(d Deps) http.Handler {
 	s := &server{d: d}
 	mux := http.NewServeMux()
 	addRoutes(mux, s.d)
-	return s.withRequestID(s.withAccessLog(s.withRecover(s.withCORS(mux))))
+	h := s.withRequestID(s.withAccessLog(s.withRecover(s.withCORS(mux))))
+	if wg := d.InFlight; wg != nil {
+		next := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			wg.Add(1)
+			defer wg.Done()
+			next.ServeHTTP(w, r)
+		})
+	}
+	return h
 }
 
 type server struct{ d Deps }

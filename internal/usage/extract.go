@@ -3,6 +3,7 @@ package usage
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 
 	"github.com/keyward/keyward/internal/provider"
 )
@@ -55,6 +56,9 @@ type anthropicUsage struct {
 	OutputTokens             *int64 `json:"output_tokens"`
 	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
+	CacheCreation            *struct {
+		Ephemeral1h *int64 `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
 }
 
 // merge takes the fields u sets over t: Anthropic's stream repeats counts
@@ -71,6 +75,9 @@ func (u *anthropicUsage) merge(t Tokens) Tokens {
 	}
 	if u.CacheReadInputTokens != nil {
 		t.CachedInput = max(*u.CacheReadInputTokens, 0)
+	}
+	if c := u.CacheCreation; c != nil && c.Ephemeral1h != nil {
+		t.CacheWriteLong = clamp(*c.Ephemeral1h, 0, t.CacheWrite)
 	}
 	return t
 }
@@ -366,26 +373,34 @@ func EstimateInput(promptChars int) int64 {
 	return int64(promptChars+3)/4 + 8
 }
 
-// imageMarkers are the request fields that carry images or files, which a
-// provider bills by size rather than by the bytes of the request.
-var imageMarkers = [][]byte{[]byte(`"image_url"`), []byte(`"input_image"`), []byte(`"image"`), []byte(`"input_file"`), []byte(`"document"`), []byte(`"input_audio"`)}
+// Parts a provider bills by what they hold rather than by the bytes of the
+// request, and the most input tokens each is taken to cost: an image (the
+// dearest tokenisers, gpt-4.1-nano's patches, reach about 3.8k), a document
+// or file (Anthropic and OpenAI read at most 100 PDF pages, about 3k
+// tokens each as text and image), however it is sent — inline or by
+// reference.
+var (
+	imageParts    = regexp.MustCompile(`"type"\s*:\s*"(image_url|input_image|image)"`)
+	documentParts = regexp.MustCompile(`"type"\s*:\s*"(input_file|file|document)"`)
+)
 
-// imageAllowance is the most input tokens one image or file part is taken
-// to cost before the provider says.
-const imageAllowance = 2000
-
-// inputAllowance covers what a provider adds to every prompt (Anthropic's
-// tool-use system prompt is the largest, a few hundred tokens).
-const inputAllowance = 1000
+const (
+	imageAllowance    = 4_000
+	documentAllowance = 300_000
+	// inputAllowance covers what a provider adds to every prompt
+	// (Anthropic's tool-use system prompt is the largest, a few hundred
+	// tokens).
+	inputAllowance = 1000
+)
 
 // BoundInput is an upper bound of a request body's input tokens, for spend
 // reservations: tokenizers produce at most a token per byte of text, the
-// provider adds inputAllowance at most, and each image or file part is
-// allowed imageAllowance tokens more.
+// provider adds inputAllowance at most, and each image or document part is
+// allowed its allowance more. (Input the provider adds from state it keeps
+// is not bounded here: see policy.Request.Unbounded.)
 func BoundInput(body []byte) int64 {
 	n := int64(len(body)) + inputAllowance
-	for _, m := range imageMarkers {
-		n += int64(bytes.Count(body, m)) * imageAllowance
-	}
+	n += int64(len(imageParts.FindAllIndex(body, -1))) * imageAllowance
+	n += int64(len(documentParts.FindAllIndex(body, -1))) * documentAllowance
 	return n
 }

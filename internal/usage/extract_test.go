@@ -60,6 +60,10 @@ func TestFromBody(t *testing.T) {
 			}
 		})
 	}
+	long := `{"usage":{"input_tokens":5,"cache_creation_input_tokens":300,"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200},"output_tokens":7}}`
+	if got, _ := FromBody(provider.Messages, []byte(long)); got != (Tokens{Input: 5, CacheWrite: 300, CacheWriteLong: 200, Output: 7}) {
+		t.Errorf("one-hour cache writes: %+v", got)
+	}
 	for _, body := range []string{`{}`, `{"usage":null}`, `not json`, `[]`} {
 		if _, ok := FromBody(provider.Chat, []byte(body)); ok {
 			t.Errorf("FromBody(%s) reported usage", body)
@@ -145,10 +149,14 @@ func TestEstimates(t *testing.T) {
 	if got := EstimateInput(400); got != 108 {
 		t.Errorf("EstimateInput(400) = %d", got)
 	}
-	body := []byte(`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x"}}]}]}`)
-	// "image_url" appears twice: as the part type and as its field.
-	if got, want := BoundInput(body), int64(len(body))+inputAllowance+2*imageAllowance; got != want {
+	body := []byte(`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x"}},{"type": "document","source":{"type":"url","url":"https://x/a.pdf"}}]}]}`)
+	if got, want := BoundInput(body), int64(len(body))+inputAllowance+imageAllowance+documentAllowance; got != want {
 		t.Errorf("BoundInput = %d, want %d", got, want)
+	}
+	// A part type named inside a prompt's text is not a part.
+	text := []byte(`{"messages":[{"role":"user","content":"say \"type\":\"image\""}]}`)
+	if got := BoundInput(text); got != int64(len(text))+inputAllowance {
+		t.Errorf("text counted as an image: %d", got)
 	}
 }
 

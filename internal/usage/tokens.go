@@ -14,6 +14,9 @@ type Tokens struct {
 	CachedInput int64 `json:"cached_input,omitempty"`
 	// CacheWrite is input written to the prompt cache (Anthropic).
 	CacheWrite int64 `json:"cache_write,omitempty"`
+	// CacheWriteLong is the part of CacheWrite written to Anthropic's
+	// one-hour cache, billed dearer than the five-minute one.
+	CacheWriteLong int64 `json:"cache_write_long,omitempty"`
 	// Output is every generated token, reasoning included.
 	Output int64 `json:"output"`
 	// Reasoning is the part of Output spent on reasoning (informational).
@@ -30,7 +33,7 @@ func (t Tokens) Total() int64 { return t.InputTotal() + t.Output }
 func (t Tokens) Add(o Tokens) Tokens {
 	return Tokens{
 		Input: t.Input + o.Input, CachedInput: t.CachedInput + o.CachedInput,
-		CacheWrite: t.CacheWrite + o.CacheWrite, Output: t.Output + o.Output,
+		CacheWrite: t.CacheWrite + o.CacheWrite, CacheWriteLong: t.CacheWriteLong + o.CacheWriteLong, Output: t.Output + o.Output,
 		Reasoning: t.Reasoning + o.Reasoning,
 	}
 }
