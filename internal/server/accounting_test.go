@@ -698,6 +698,7 @@ func TestCanarySweepLimits(t *testing.T) {
 	}{
 		{canaryClient, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},                                       // concurrency
 		{vk, "/v1/chat/completions", `{"model":"unpriced","messages":[]}`},                                                            // unpriced under a cap
+		{vk, "/v1/responses", `{"model":"fast","input":"x","previous_response_id":"resp_1"}`},                                         // unbounded under a cap
 		{vk, "/v1/chat/completions", `{"model":"fast","messages":[{"role":"user","content":"` + strings.Repeat("x", 60_000) + `"}]}`}, // over the budget reservation
 		{vk, "/v1/chat/completions", `{"model":"real","messages":[]}`},
 		{vk, "/v1/chat/completions", `{"model":"real","stream":true,"messages":[]}`},
@@ -713,7 +714,7 @@ func TestCanarySweepLimits(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	for _, want := range []string{"rate_limited_concurrency", "model_not_priced", "insufficient_quota", "rate_limited_requests"} {
+	for _, want := range []string{"rate_limited_concurrency", "model_not_priced", "insufficient_quota", "rate_limited_requests", "cost_not_bounded"} {
 		if !codes[want] {
 			t.Errorf("the sweep did not provoke %s (got %v)", want, codes)
 		}
