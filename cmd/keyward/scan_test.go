@@ -66,6 +66,7 @@ func TestScanCommand(t *testing.T) {
 		{name: "no findings", args: []string{"scan", clean}, stdout: []string{"No secrets found."}},
 		{name: "no skip", args: []string{"scan", "--no-skip", dir}, code: exitError, stdout: []string{"node_modules/x/index.js", "2 secrets in 2 files"}},
 		{name: "json", args: []string{"scan", "--format", "json", dir}, code: exitError, stdout: []string{`"exposure": "client"`, `"rule_id": "groq-api-key"`}},
+		{name: "sarif", args: []string{"scan", "--format", "sarif", dir}, code: exitError, stdout: []string{`"version": "2.1.0"`, `"ruleId": "groq-api-key"`, `"keyward/v1"`}},
 		{name: "quiet", args: []string{"scan", "-q", dir}, code: exitError, noStdout: true},
 		{name: "report file", args: []string{"scan", "--format", "json", "--report", reportPath, dir}, code: exitError,
 			stdout: []string{"1 secrets found; report written to"}},

@@ -74,8 +74,14 @@ func Redact(s string) string {
 type window struct {
 	before, after int
 	// whole runs the regex on all the bytes when a keyword occurs anywhere,
-	// for rules whose keywords may lie outside the match.
-	whole bool
+	// for rules whose keywords may lie outside the match; with anchor, only
+	// on the windows (before, after) around each occurrence of anchor, a
+	// literal every match holds.
+	whole  bool
+	anchor string
+	// tight, when set, ends the window where a match holding the hit must
+	// have ended (see tight.go) instead of after bytes past the hit.
+	tight *tight
 }
 
 // defaultWindow covers the rules' longest bounded matches: a context word,
@@ -91,9 +97,12 @@ var windows = map[string]window{
 	"private-key": {before: 512, after: 64 << 10},
 	// A bare service_role JWT is found through keywords ("supabase",
 	// "service_role") that may sit anywhere in the file, as they do in
-	// Find; the regex has a literal prefix ("eyJ"), so it is cheap to run
-	// on everything.
-	"supabase-service-role-key": {whole: true},
+	// Find. Every match starts with the boundary (at most three bytes,
+	// "%22" or "\n"), then "eyJ", and is at most 2012 bytes from there
+	// (503 + 1004 + 501 of JWT and a one-rune boundary); the regex itself
+	// has no literal prefix for the engine to skip ahead with, so the
+	// windows around each "eyJ" are what keeps it off the rest.
+	"supabase-service-role-key": {whole: true, anchor: "eyJ", before: 8, after: 2020},
 }
 
 // kelvin is U+212A KELVIN SIGN, which strings.ToLower (and so Find's keyword
@@ -109,11 +118,14 @@ type Detector struct {
 	ac    ahocorasick.AhoCorasick
 	// patternRules maps an automaton pattern to the rules it gates.
 	patternRules [][]int
+	// longS is the automaton's pattern for "ſ", which opens tight windows
+	// (see tight.go), or -1.
+	longS int
 }
 
 // New builds a Detector for rs (usually rules.All()).
 func New(rs []*rules.Rule) *Detector {
-	d := &Detector{rules: rs, win: make([]window, len(rs))}
+	d := &Detector{rules: rs, win: make([]window, len(rs)), longS: -1}
 	index := map[string]int{} // pattern → index in patterns
 	var patterns []string
 	add := func(p string, rule int) {
@@ -131,6 +143,9 @@ func New(rs []*rules.Rule) *Detector {
 	for i, r := range rs {
 		w, ok := windows[r.ID]
 		if !ok {
+			w, ok = tightWindows[r.ID]
+		}
+		if !ok {
 			w = defaultWindow
 		}
 		d.win[i] = w
@@ -138,6 +153,12 @@ func New(rs []*rules.Rule) *Detector {
 			for _, v := range kelvinVariants(k) {
 				add(v, i)
 			}
+		}
+	}
+	for i := range rs {
+		if d.win[i].tight != nil {
+			add(longS, i)
+			d.longS = index[longS]
 		}
 	}
 	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{
@@ -177,6 +198,7 @@ func (d *Detector) Scan(data []byte) []Finding {
 	}
 	spans := make([][]span, len(d.rules))
 	whole := make([]bool, len(d.rules))
+	keyword := make([]bool, len(d.rules)) // a keyword, not just "ſ", was seen
 	iter := d.ac.IterOverlappingByte(data)
 	for m := iter.Next(); m != nil; m = iter.Next() {
 		for _, ri := range d.patternRules[m.Pattern()] {
@@ -185,13 +207,24 @@ func (d *Detector) Scan(data []byte) []Finding {
 				whole[ri] = true
 				continue
 			}
+			if m.Pattern() != d.longS {
+				keyword[ri] = true
+			}
 			s := span{max(0, m.Start()-w.before), min(len(data), m.End()+w.after)}
+			if w.tight != nil {
+				s.end = w.tight.end(data, m.End())
+			}
 			if n := len(spans[ri]); n > 0 && s.start <= spans[ri][n-1].end {
 				last := &spans[ri][n-1]
 				last.start, last.end = min(last.start, s.start), max(last.end, s.end)
 				continue
 			}
 			spans[ri] = append(spans[ri], s)
+		}
+	}
+	for ri := range spans {
+		if !keyword[ri] {
+			spans[ri] = nil // only "ſ": Find would not look
 		}
 	}
 
@@ -201,7 +234,7 @@ func (d *Detector) Scan(data []byte) []Finding {
 	for ri, r := range d.rules {
 		var ss []span
 		if whole[ri] {
-			ss = []span{{0, len(data)}}
+			ss = anchorSpans(data, d.win[ri])
 		} else {
 			ss = toLines(data, spans[ri], d.win[ri])
 		}
@@ -253,6 +286,25 @@ func (d *Detector) Scan(data []byte) []Finding {
 	})
 	setPositions(data, out)
 	return out
+}
+
+// anchorSpans returns the window around each occurrence of w.anchor, or
+// all of data when w has no anchor.
+func anchorSpans(data []byte, w window) []span {
+	if w.anchor == "" {
+		return []span{{0, len(data)}}
+	}
+	var ss []span
+	for i := 0; ; {
+		j := bytes.Index(data[i:], []byte(w.anchor))
+		if j < 0 {
+			break
+		}
+		i += j
+		ss = append(ss, span{max(0, i-w.before), min(len(data), i+len(w.anchor)+w.after)})
+		i += len(w.anchor)
+	}
+	return toLines(data, ss, w)
 }
 
 // toLines widens each span to whole lines where the line ends within the

@@ -14,6 +14,7 @@ import "bytes"
 var prechecks = map[string]func(data []byte, s span) []span{
 	"generic-secret":        quotedPieces,
 	"generic-config-secret": configLines,
+	"aws-secret-access-key": awsValue,
 }
 
 // byteSet is a set of bytes.
@@ -67,9 +68,10 @@ var highBytes = func() *byteSet {
 // the operators, [\w$.] and the value class, which excludes all four. So
 // the matches in a window are the matches in its pieces between those
 // bytes. A piece can hold a match only if it holds an operator byte
-// ("=", ":", "?" or "|") and a quote followed by 16 bytes of the value
-// class (a value of 16 runes is at least 16 bytes; every non-ASCII byte is
-// in the class).
+// ("=", ":", "?" or "|") and a quote followed by at least 16 bytes of the
+// value class (a value of 16 runes is at least 16 bytes; every non-ASCII
+// byte is in the class) and then a quote or a backslash and a quote (the
+// class holds neither, so the value ends where its run does).
 var (
 	quotedSplit = newByteSet(";{}[")
 	quotes      = newByteSet("\"'`")
@@ -107,15 +109,17 @@ func quotedCandidate(p []byte) bool {
 		return false
 	}
 	run := -1 // value bytes since the last quote, or -1 after a non-value byte
-	for _, c := range p {
+	for i, c := range p {
 		switch {
 		case quotes[c]:
-			run = 0
-		case run >= 0 && quotedValue[c]:
-			run++
 			if run >= 16 {
 				return true
 			}
+			run = 0
+		case run >= 0 && quotedValue[c]:
+			run++
+		case c == '\\' && run >= 16 && i+1 < len(p) && quotes[p[i+1]]:
+			return true
 		default:
 			run = -1
 		}
@@ -181,4 +185,30 @@ func configCandidate(line []byte) bool {
 		}
 	}
 	return bytes.ContainsAny(line, "=:")
+}
+
+// aws-secret-access-key's regex (rules/aws.go, and tight.go) puts its
+// value, (?P<secret>[A-Za-z0-9/+]{40}), between a byte outside that class
+// (an operator, white space, a quote or a backslash: nothing else may
+// precede it) and a byte outside [A-Za-z0-9/+=] or the end. So a window can
+// only match if it holds a maximal run of exactly 40 bytes of the class;
+// otherwise it is left out whole.
+var awsClass = newByteSet("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+")
+
+func awsValue(data []byte, s span) []span {
+	run := 0
+	for i := s.start; i < s.end; i++ {
+		if awsClass[data[i]] {
+			run++
+			continue
+		}
+		if run == 40 {
+			return []span{s}
+		}
+		run = 0
+	}
+	if run == 40 {
+		return []span{s}
+	}
+	return nil
 }

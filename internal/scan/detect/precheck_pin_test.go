@@ -12,13 +12,16 @@ import (
 
 var updatePins = flag.Bool("update-pins", false, "rewrite testdata/precheck-regexes.golden")
 
-// TestPrecheckRegexesPinned: the prechecks in precheck.go are proofs about
-// the exact regexes of the rules they serve. If a rule's regex changes, this
+// TestPrecheckRegexesPinned: the prechecks in precheck.go and the tight
+// windows in tight.go are proofs about the exact regexes of the rules they
+// serve. If a rule's regex changes, this
 // fails so that its precheck is reviewed (then rerun with -update-pins).
 func TestPrecheckRegexesPinned(t *testing.T) {
 	var b strings.Builder
 	for _, r := range rules.All() {
-		if _, ok := prechecks[r.ID]; ok {
+		_, pre := prechecks[r.ID]
+		_, tw := tightWindows[r.ID]
+		if pre || tw {
 			b.WriteString(r.ID + "\t" + r.Regex.String() + "\n")
 		}
 	}

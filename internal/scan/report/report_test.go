@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -36,10 +37,19 @@ func findings() []source.Finding {
 			RuleID: rule, Provider: provider, Description: desc, Severity: sev, Secret: secret, Line: line, Column: col,
 		}}
 	}
+	commit := &source.Commit{Hash: "0123456789abcdef0123456789abcdef01234567", Author: "Ada Lovelace", Email: "ada@example.test",
+		Date: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	inHistory := f("src/old.ts", source.Repository, 4, 7, "openai-api-key", "OpenAI", "OpenAI API key", rules.Critical,
+		"sk-proj-"+fakeKey("", 74, 4)+"T3BlbkFJ"+fakeKey("", 74, 5))
+	inHistory.Commit = commit
+	encoded := f(".next/static/chunks/main.js", source.Client, 1, 9, "groq-api-key", "Groq", "Groq API key", rules.Critical, fakeKey("gsk_", 52, 6))
+	encoded.Encoding, encoded.Original = "base64", "webpack://app/src/lib/ai.ts:3"
 	return []source.Finding{
+		encoded,
 		f(".next/static/chunks/app/page-1a2b.js", source.Client, 1, 2048, "groq-api-key", "Groq", "Groq API key", rules.Critical, fakeKey("gsk_", 52, 1)),
 		f("src/lib/ai.ts", source.Repository, 3, 15, "groq-api-key", "Groq", "Groq API key", rules.Critical, fakeKey("gsk_", 52, 2)),
 		f("src/lib/ai.ts", source.Repository, 9, 20, "generic-secret", "Generic", "High-entropy quoted value assigned to a secret-sounding name", rules.Medium, fakeKey("", 32, 3)),
+		inHistory,
 	}
 }
 
@@ -47,15 +57,21 @@ func TestGolden(t *testing.T) {
 	for _, tt := range []struct {
 		name, format string
 		findings     []source.Finding
+		opt          Options
 	}{
-		{"findings.txt", "text", findings()},
-		{"findings.json", "json", findings()},
-		{"empty.txt", "text", nil},
-		{"empty.json", "json", nil},
+		{"findings.txt", "text", findings(), Options{}},
+		{"findings-color.txt", "text", findings(), Options{Color: true}},
+		{"findings.json", "json", findings(), Options{}},
+		{"findings.sarif", "sarif", findings(), Options{Version: "1.2.3"}},
+		{"verified.txt", "text", findings()[:2], Options{Verified: map[string]string{
+			findings()[0].Fingerprint(): "active", findings()[1].Fingerprint(): "inactive"}}},
+		{"empty.txt", "text", nil, Options{}},
+		{"empty.json", "json", nil, Options{}},
+		{"empty.sarif", "sarif", nil, Options{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Write(&buf, tt.format, tt.findings); err != nil {
+			if err := Write(&buf, tt.format, tt.findings, tt.opt); err != nil {
 				t.Fatal(err)
 			}
 			for _, f := range tt.findings {
@@ -81,7 +97,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestUnknownFormat(t *testing.T) {
-	if err := Write(&bytes.Buffer{}, "xml", nil); err == nil || !strings.Contains(err.Error(), "text, json") {
+	if err := Write(&bytes.Buffer{}, "xml", nil, Options{}); err == nil || !strings.Contains(err.Error(), "text, json, sarif") {
 		t.Errorf("err = %v", err)
 	}
 }

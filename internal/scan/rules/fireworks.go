@@ -31,6 +31,9 @@ func init() {
 			`FIREWORKS_API_KEY=fw_xxxxxxxxxxxxxxxxxxxxxxxx`,
 			`FIREWORKS_API_KEY = "fw_test_transport_credential"`,
 			"fw_updateFirmwareImageBinaryFile(dev, fw_imageBufferLength);",
+			// A list whose line names Fireworks, and a firmware id that
+			// starts the next line (the comma is no assignment).
+			"\t`FIREWORKS_API_KEY = \"unset\"`,\n\t\"fw_" + fake("fireworks-fp-list", base62, 24) + "\",",
 			"FW_VERSION=fw_" + fake("fireworks-fp-nocontext", base62, 24),
 		},
 	})

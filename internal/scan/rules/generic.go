@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -55,6 +56,11 @@ func init() {
 		`"encryptionKey": "encryptionKey1024",`,
 		`{"public_key": "` + fake("generic-fp-pub", base62, 44) + `"}`,
 		`cache_key = "` + hexSecret + `"`,
+		"export PWD=/home/builder/pkg1/lighttpd-1.4.45/src", // the shell's working directory
+		// A local development server's documented token: base64 of
+		// {"UserID":"defaultUser","Password":"defaultPassword"}.
+		`LOCAL_QUEUE_TOKEN: "` + base64.StdEncoding.EncodeToString([]byte(`{"UserID":"defaultUser","Password":"defaultPassword"}`)) + `"`,
+		`OLDPWD="/var/lib/ci/workspace/2024-11/job-8812"`,
 	}
 
 	// High-entropy quoted values assigned to secret-sounding names (see
@@ -150,7 +156,7 @@ var fixtureWords = []string{"fake", "notreal", "not-real", "not_real", "not-a-re
 // base64 of a phrase), and values with neither a digit nor mixed case with
 // symbols.
 func plausibleSecret(s string) bool {
-	if strings.HasPrefix(s, "$") || refRE.MatchString(s) || uuidRE.MatchString(s) || sriRE.MatchString(s) {
+	if strings.HasPrefix(s, "$") || refRE.MatchString(s) || uuidRE.MatchString(s) || sriRE.MatchString(s) || filePath(s) {
 		return false
 	}
 	lower := strings.ToLower(s)
@@ -169,6 +175,19 @@ func plausibleSecret(s string) bool {
 	}
 	return strings.ContainsFunc(s, isDigit) ||
 		mixedCase(s) && strings.ContainsFunc(s, func(r rune) bool { return strings.ContainsRune("!#$%&*+/=?@^~", r) })
+}
+
+// filePath reports whether s is a file system path ("/home/u/src",
+// "./build/out", "~/.config/x"): the shell's PWD and OLDPWD, a build
+// script's directories. A password that starts with "/" and has more
+// slashes is rare; a path assigned to PWD is everywhere.
+func filePath(s string) bool {
+	for _, p := range []string{"/", "./", "../", "~/"} {
+		if rest, ok := strings.CutPrefix(s, p); ok {
+			return strings.Count(rest, "/") >= 1 && !strings.HasPrefix(rest, "/")
+		}
+	}
+	return false
 }
 
 // wordy reports whether s is lower-case words joined by "_", "-" or ".",
@@ -190,14 +209,23 @@ func wordy(s string) bool {
 }
 
 // encodedProse reports whether s is base64 of an English phrase, as test
-// fixtures write "this is not a real value": a real key decodes to bytes.
+// fixtures write "this is not a real value", or of text that says it is a
+// stand-in ({"UserID":"defaultUser","Password":"defaultPassword"}, a local
+// development server's documented token): a real key decodes to bytes.
 func encodedProse(s string) bool {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		b, err := enc.DecodeString(s)
 		if err != nil {
 			continue
 		}
-		return bytes.IndexFunc(b, func(r rune) bool { return r < ' ' || r > '~' }) < 0 && bytes.Count(b, []byte(" ")) >= 2
+		if bytes.IndexFunc(b, func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
+			return false
+		}
+		lower := bytes.ToLower(b)
+		return bytes.Count(b, []byte(" ")) >= 2 || slices.ContainsFunc(standInWords, func(w string) bool { return bytes.Contains(lower, []byte(w)) })
 	}
 	return false
 }
+
+// standInWords mark decoded text as a stand-in for a secret.
+var standInWords = []string{"default", "dummy", "example", "fake", "placeholder", "sample", "changeme", "notreal", "not-real", "xxxx"}

@@ -42,10 +42,15 @@ func token(body, end string) *regexp.Regexp {
 //	mistral:
 //	  api_key: …
 //
+// An assignment's value may sit on the next line (Prettier breaks
+// `apiKey:` before a long string); an argument's must follow "(" or "," on
+// the same line, or the comma that ends one line of a list would pair a
+// context word with whatever starts the next.
+//
 // value must carry its own right boundary.
 func near(context, value string) *regexp.Regexp {
 	return regexp.MustCompile(`(?i:` + context + `)` + nearGap +
-		`(?:=>|[=:(,]|\?\?|\|\|)\s*(?:\\?["'\x60]\s*)?(?:(?i:bearer|token)\s+)?` +
+		`(?:(?:=>|[=:]|\?\?|\|\|)\s*|[(,][ \t]*)(?:\\?["'\x60]\s*)?(?:(?i:bearer|token)\s+)?` +
 		`(?P<secret>` + value + `)`)
 }
 
@@ -53,8 +58,13 @@ func near(context, value string) *regexp.Regexp {
 // up to 80 characters on the same line, or, when the word names a YAML or
 // JSON block ("mistral:" / "mistral": {), the rest of that line and up to
 // three more indented lines of the block. A word in a comment on the line
-// above ("# mistral") is not enough.
-const nearGap = `(?:[^\r\n]{0,80}?|[\w.-]{0,30}["']?:[ \t]*\{?[ \t]*\r?\n(?:[ \t]+[^\r\n]{0,80}\r?\n){0,3}[ \t]+[^\r\n]{0,40}?)`
+// above ("# mistral") is not enough, also when the lines are in an escaped
+// string ("# mistral\nAPI_KEY=…"): an escaped line break ends the line,
+// and separates the lines of an escaped block.
+const nearGap = `(?:(?:[^\r\n\\]|\\[^nr\r\n]){0,80}?|[\w.-]{0,30}["']?:[ \t]*\{?[ \t]*` + lineBreak + `(?:[ \t]+[^\r\n]{0,80}` + lineBreak + `){0,3}[ \t]+[^\r\n]{0,40}?)`
+
+// lineBreak is a line break, or one escaped in a string ("\n", "\r\n").
+const lineBreak = `(?:\r?\n|(?:\\r)?\\n)`
 
 // mixedCase reports whether s has both upper- and lower-case letters. Keys
 // drawn from base62 almost always do; hex digests (MD5, git SHAs) and

@@ -2,6 +2,8 @@ package source
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -196,5 +198,52 @@ func TestClassify(t *testing.T) {
 		if got := Classify(rel); got != want {
 			t.Errorf("Classify(%q) = %s, want %s", rel, got, want)
 		}
+	}
+}
+
+// TestBuildRoots classifies files when the scanned root is the build
+// output itself, or inside it.
+func TestBuildRoots(t *testing.T) {
+	dir := t.TempDir()
+	key := fakeGroqKey(121)
+	write(t, dir, "web/.next/static/chunks/a.js", `var k="`+key+`"`)
+	write(t, dir, "web/.next/server/chunks/b.js", `var k="`+key+`"`)
+	write(t, dir, "web/out/index.html", `<p>`+key+`</p>`)
+	want := map[string]Exposure{"a.js": Client, "b.js": Server, "index.html": Client}
+	for _, root := range []string{"web/.next", "web/.next/static", "web/.next/static/chunks", "web/.next/server", "web/out", "web"} {
+		got, err := Scan(context.Background(), det, []string{filepath.Join(dir, root)}, Options{})
+		if err != nil || len(got) == 0 {
+			t.Fatalf("root %s: %v, %d findings", root, err, len(got))
+		}
+		for _, f := range got {
+			if name := filepath.Base(f.Path); f.Exposure != want[name] {
+				t.Errorf("root %s: %s is %s, want %s", root, name, f.Exposure, want[name])
+			}
+		}
+	}
+}
+
+// TestNextBuildKeys: the keys Next.js generates for its server (preview
+// mode, Server Actions) are not findings; a provider key beside them is.
+func TestNextBuildKeys(t *testing.T) {
+	dir := t.TempDir()
+	// Shaped like what Next.js generates: 64 hex digits, and 32 bytes in
+	// base64, drawn from a fixed seed.
+	r := rand.New(rand.NewPCG(123, 4))
+	var raw [32]byte
+	for i := range raw {
+		raw[i] = byte(r.Uint32())
+	}
+	hex := fmt.Sprintf("%x", raw[:])
+	b64 := base64.StdEncoding.EncodeToString(raw[:])
+	write(t, dir, ".next/server/preview-props.json", `{"previewModeId":"`+hex[:32]+`","previewModeSigningKey":"`+hex+`","previewModeEncryptionKey":"`+hex+`"}`)
+	write(t, dir, ".next/server/server-reference-manifest.json", `{"node":{},"edge":{},"encryptionKey":"`+b64+`"}`)
+	write(t, dir, ".next/prerender-manifest.json", `{"preview":{"previewModeId":"`+hex[:32]+`","previewModeSigningKey":"`+hex+`"},"k":"`+fakeGroqKey(122)+`"}`)
+	got, err := Scan(context.Background(), det, []string{filepath.Join(dir, ".next")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].RuleID != "groq-api-key" {
+		t.Errorf("got %+v", got)
 	}
 }
