@@ -1,0 +1,432 @@
+package audit
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// hit is what the check tests compare: where, how bad, about what.
+type hit struct {
+	Path     string
+	Line     int
+	Severity Severity
+	Subject  string
+}
+
+const nextPkg = `{"name":"app","dependencies":{"next":"16.4.6","react":"19.3.1"}}`
+
+// checkCase is one tree and the findings one check must report on it.
+type checkCase struct {
+	name  string
+	files map[string]string
+	setup func(t *testing.T, dir string) // after the files are written
+	want  []hit
+}
+
+func runCheckCases(t *testing.T, check string, cases []checkCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{"package.json": nextPkg}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			writeTree(t, dir, files)
+			if tt.setup != nil {
+				tt.setup(t, dir)
+			}
+			res := auditDir(t, dir, Options{})
+			var got []hit
+			for _, f := range res.Findings {
+				if f.CheckID == check {
+					got = append(got, hit{f.Path, f.Line, f.Severity, f.Subject})
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("%s findings (-want +got):\n%s", check, diff)
+			}
+		})
+	}
+}
+
+func TestCheckPublicEnvSecret(t *testing.T) {
+	runCheckCases(t, CheckPublicEnvSecret, []checkCase{
+		{name: "value matches a scan rule", files: map[string]string{
+			".env.local": "# keys\nNEXT_PUBLIC_AI=" + fakeOpenAIKey(10) + "\n",
+		}, want: []hit{{".env.local", 2, Critical, "env:NEXT_PUBLIC_AI"}}},
+		{name: "secret name with each public prefix", files: map[string]string{
+			".env": "NEXT_PUBLIC_STRIPE_SECRET_KEY=abc\nVITE_API_TOKEN=abc\nREACT_APP_PASSWORD=x\nEXPO_PUBLIC_OPENAI_KEY=y\nPUBLIC_GROQ_APIKEY=z\n",
+		}, want: []hit{
+			{".env", 1, High, "env:NEXT_PUBLIC_STRIPE_SECRET_KEY"}, {".env", 2, High, "env:VITE_API_TOKEN"},
+			{".env", 3, High, "env:REACT_APP_PASSWORD"}, {".env", 4, High, "env:EXPO_PUBLIC_OPENAI_KEY"},
+			{".env", 5, High, "env:PUBLIC_GROQ_APIKEY"},
+		}},
+		{name: "read in code", files: map[string]string{
+			"lib/ai.ts": "export const key: string = process.env.NEXT_PUBLIC_OPENAI_API_KEY!;\nexport const again = process.env.NEXT_PUBLIC_OPENAI_API_KEY;\n",
+			"app/x.tsx": "const { NEXT_PUBLIC_GROQ_TOKEN } = process.env;\nexport const y = import.meta.env.VITE_SECRET;\n",
+		}, want: []hit{
+			{"app/x.tsx", 1, High, "env:NEXT_PUBLIC_GROQ_TOKEN"}, {"app/x.tsx", 2, High, "env:VITE_SECRET"},
+			{"lib/ai.ts", 1, High, "env:NEXT_PUBLIC_OPENAI_API_KEY"},
+		}},
+		{name: "public by design, server-only secrets, plain settings", files: map[string]string{
+			".env": "NEXT_PUBLIC_SUPABASE_ANON_KEY=eyJhbGciOi\nNEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY=pk_live_1\nNEXT_PUBLIC_APP_URL=https://x.dev\n" +
+				"OPENAI_API_KEY=" + fakeOpenAIKey(11) + "\nNEXT_PUBLIC_RECAPTCHA_SITE_KEY=6Lc\n",
+			"app/page.tsx": "export default function P() { return process.env.NEXT_PUBLIC_APP_URL + process.env.OPENAI_API_KEY }\n",
+		}},
+		{name: "inline ignore", files: map[string]string{
+			".env":           "NEXT_PUBLIC_DEMO_TOKEN=demo # keyward:allow public demo token\n# keyward:allow public-env-secret\nNEXT_PUBLIC_X_KEY=1\nNEXT_PUBLIC_Y_KEY=2 # keyward:allow env-file-in-git\n",
+			"lib/a.ts":       "// keyward:allow\nexport const k = process.env.NEXT_PUBLIC_Z_KEY;\n",
+			"next.config.js": "module.exports = {};\n",
+		}, want: []hit{{".env", 4, High, "env:NEXT_PUBLIC_Y_KEY"}}},
+	})
+}
+
+func TestCheckNextConfigEnv(t *testing.T) {
+	runCheckCases(t, CheckNextConfigEnv, []checkCase{
+		{name: "server secret inlined", files: map[string]string{
+			"next.config.js": "/** @type {import('next').NextConfig} */\nmodule.exports = {\n  env: {\n    APP: 'x',\n    OPENAI_API_KEY: process.env.OPENAI_API_KEY,\n  },\n};\n",
+		}, want: []hit{{"next.config.js", 5, Critical, "env:OPENAI_API_KEY"}}},
+		{name: "secret name and literal key in a TypeScript config", files: map[string]string{
+			"next.config.ts": "import type { NextConfig } from 'next';\nconst config: NextConfig = {\n  env: { apiToken: 'abc', MODEL: '" + fakeGroqKey(12) + "' },\n};\nexport default config;\n",
+		}, want: []hit{{"next.config.ts", 3, Critical, "env:apiToken"}, {"next.config.ts", 3, Critical, "env:MODEL"}}},
+		{name: "publicRuntimeConfig", files: map[string]string{
+			"next.config.js": "module.exports = {\n  serverRuntimeConfig: { key: process.env.OPENAI_API_KEY },\n  publicRuntimeConfig: { openai: process.env.OPENAI_API_KEY },\n};\n",
+		}, want: []hit{{"next.config.js", 3, Critical, "publicRuntimeConfig:openai"}}},
+		{name: "harmless entries", files: map[string]string{
+			"next.config.mjs": "export default { env: { APP_NAME: 'x', NEXT_PUBLIC_URL: process.env.URL, BUILD: `${Date.now()}` } };\n",
+		}},
+		{name: "no env block", files: map[string]string{
+			"next.config.mjs": "const OPENAI_API_KEY = process.env.OPENAI_API_KEY;\nexport default { output: 'export' };\n",
+		}},
+	})
+}
+
+func TestCheckEnvFileInGit(t *testing.T) {
+	needGit(t)
+	gitInit := func(t *testing.T, dir string) {
+		git(t, dir, "init", "-q")
+		git(t, dir, "add", "package.json")
+		git(t, dir, "commit", "-q", "-m", "init")
+	}
+	runCheckCases(t, CheckEnvFileInGit, []checkCase{
+		{name: "tracked", files: map[string]string{".env": "A=1\n", ".gitignore": ".env*.local\n"}, setup: func(t *testing.T, dir string) {
+			gitInit(t, dir)
+			git(t, dir, "add", ".env")
+			git(t, dir, "commit", "-q", "-m", "env")
+		}, want: []hit{{".env", 0, Critical, "tracked"}}},
+		{name: "in history only", files: map[string]string{".env.development.local": "A=1\n", ".gitignore": ".env*.local\n"}, setup: func(t *testing.T, dir string) {
+			gitInit(t, dir)
+			git(t, dir, "add", "-f", ".env.development.local")
+			git(t, dir, "commit", "-q", "-m", "oops")
+			git(t, dir, "rm", "-q", ".env.development.local")
+			git(t, dir, "commit", "-q", "-m", "remove")
+		}, want: []hit{{".env.development.local", 0, High, "history"}}},
+		{name: "not ignored", files: map[string]string{".env.local": "A=1\n", ".env.production": "B=2\n"}, setup: gitInit,
+			want: []hit{{".env.local", 0, High, "not-ignored"}, {".env.production", 0, High, "not-ignored"}}},
+		{name: "gitignore lacks .env.local", files: map[string]string{".gitignore": "node_modules/\n"}, setup: gitInit,
+			want: []hit{{".gitignore", 0, Low, "gitignore-missing-env-local"}}},
+		{name: "ignored and untracked", files: map[string]string{".env.local": "A=1\n", ".env": "B=1\n", ".env.example": "A=\n", ".gitignore": ".env\n.env*.local\n"},
+			setup: gitInit},
+		{name: "not a git repository", files: map[string]string{".env.local": "A=1\n"}},
+	})
+}
+
+func TestCheckClientProviderAccess(t *testing.T) {
+	runCheckCases(t, CheckClientProviderAccess, []checkCase{
+		{name: "SDK in a client module", files: map[string]string{
+			"app/chat.tsx": "'use client';\nimport OpenAI from 'openai';\nexport const ai = () => new OpenAI();\n",
+		}, want: []hit{{"app/chat.tsx", 2, High, "import:openai"}}},
+		{name: "SDK through an alias and a helper", files: map[string]string{
+			"tsconfig.json":    `{"compilerOptions":{"baseUrl":".","paths":{"@/*":["./src/*"]}}}`,
+			"src/app/c.tsx":    "\"use client\"\nimport { model } from '@/lib/model'\nexport default function C() { return <p>{String(model)}</p> }\n",
+			"src/lib/model.ts": "import { openai } from '@ai-sdk/openai';\nexport const model = openai('gpt-4.1');\n",
+		}, want: []hit{{"src/lib/model.ts", 1, High, "import:@ai-sdk/openai"}}},
+		{name: "provider host and server secret", files: map[string]string{
+			"app/c.jsx": "'use client'\nexport async function go() {\n  return fetch(`https://api.openai.com/v1/chat/completions`, { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY } })\n}\n",
+		}, want: []hit{{"app/c.jsx", 3, High, "host:api.openai.com"}, {"app/c.jsx", 3, High, "env:OPENAI_API_KEY"}}},
+		{name: "public endpoint, placeholder", files: map[string]string{
+			"app/models.tsx": "'use client'\nexport const list = () => fetch('https://openrouter.ai/api/v1/models')\n" +
+				"export const Hint = () => <input placeholder=\"https://your-resource.openai.azure.com\" />\n",
+		}, want: []hit{{"app/models.tsx", 2, Low, "host:openrouter.ai/api"}}},
+		{name: "server code, UI hooks, Server Actions and server-only modules", files: map[string]string{
+			"app/page.tsx":   "import OpenAI from 'openai';\nexport default async function P() { new OpenAI(); return null }\n",
+			"app/chat.tsx":   "'use client';\nimport { useChat } from '@ai-sdk/react';\nimport { ask } from './actions';\nimport { helper } from '@/lib/guarded';\nexport default function C() { useChat(); return null }\n",
+			"app/actions.ts": "'use server';\nimport Anthropic from '@anthropic-ai/sdk';\nexport async function ask() { return new Anthropic().models.list() }\n",
+			"lib/guarded.ts": "import 'server-only';\nimport Groq from 'groq-sdk';\nexport const helper = () => new Groq();\n",
+			"tsconfig.json":  `{"compilerOptions":{"paths":{"@/*":["./*"]}}}`,
+			"app/x.test.tsx": "'use client';\nimport OpenAI from 'openai';\n",
+		}},
+	})
+}
+
+func TestCheckDangerouslyAllowBrowser(t *testing.T) {
+	runCheckCases(t, CheckDangerouslyAllow, []checkCase{
+		{name: "provider key in the browser", files: map[string]string{
+			"lib/ai.ts": "import OpenAI from 'openai';\nexport const ai = new OpenAI({\n  apiKey: 'x',\n  dangerouslyAllowBrowser: true,\n});\n",
+		}, want: []hit{{"lib/ai.ts", 4, High, "dangerouslyAllowBrowser"}}},
+		{name: "keyward browser token", files: map[string]string{
+			"lib/ai.ts": "import OpenAI from 'openai';\nexport const ai = (token: string) => new OpenAI({ baseURL: 'https://ai.example.com/v1', apiKey: token, dangerouslyAllowBrowser: true });\n",
+		}, want: []hit{{"lib/ai.ts", 2, Low, "dangerouslyAllowBrowser"}}},
+		{name: "provider baseURL is not a gateway", files: map[string]string{
+			"lib/ai.js": "export const o = { baseURL: 'https://api.groq.com/openai/v1', dangerouslyAllowBrowser: true };\n",
+		}, want: []hit{{"lib/ai.js", 1, High, "dangerouslyAllowBrowser"}}},
+		{name: "false, or only in a comment or string", files: map[string]string{
+			"lib/ai.ts": "// dangerouslyAllowBrowser: true\nexport const o = { dangerouslyAllowBrowser: false, doc: 'dangerouslyAllowBrowser: true' };\n",
+		}},
+	})
+}
+
+func TestCheckMissingServerOnly(t *testing.T) {
+	runCheckCases(t, CheckMissingServerOnly, []checkCase{
+		{name: "secret module imported by a client module", files: map[string]string{
+			"app/c.tsx":     "'use client';\nimport { price } from '../lib/stripe';\nexport default function C() { return <p>{price()}</p> }\n",
+			"lib/stripe.ts": "export function price() {\n  return fetch('https://api.stripe.com', { headers: { authorization: process.env.STRIPE_SECRET_KEY! } });\n}\n",
+		}, want: []hit{{"lib/stripe.ts", 2, Medium, "module"}}},
+		{name: "guarded by server-only", files: map[string]string{
+			"app/c.tsx":     "'use client';\nimport { price } from '../lib/stripe';\nexport default function C() { return <p>{price()}</p> }\n",
+			"lib/stripe.ts": "import 'server-only';\nexport const price = () => process.env.STRIPE_SECRET_KEY;\n",
+		}},
+		{name: "imported by server code only", files: map[string]string{
+			"app/page.tsx":  "import { price } from '../lib/stripe';\nexport default function P() { return <p>{price()}</p> }\n",
+			"lib/stripe.ts": "export const price = () => process.env.STRIPE_SECRET_KEY;\n",
+		}},
+	})
+}
+
+func TestCheckSecretToClient(t *testing.T) {
+	client := "'use client';\nexport default function Chat(p: { apiKey?: string; url?: string }) { return <p>{p.url}</p> }\n"
+	runCheckCases(t, CheckSecretToClient, []checkCase{
+		{name: "prop, bound argument and hidden input", files: map[string]string{
+			"app/chat.tsx":   client,
+			"app/actions.ts": "'use server';\nexport async function save(key: string, fd: FormData) {}\n",
+			"app/page.tsx": "import Chat from './chat';\nimport { save } from './actions';\nexport default function P() {\n  const key = process.env.OPENAI_API_KEY;\n" +
+				"  return (\n    <form action={save.bind(null, process.env.STRIPE_SECRET_KEY!)}>\n      <Chat apiKey={key} />\n" +
+				"      <input type=\"hidden\" name=\"t\" value={process.env.GITHUB_TOKEN} />\n    </form>\n  );\n}\n",
+		}, want: []hit{
+			{"app/page.tsx", 6, Critical, "bind:STRIPE_SECRET_KEY"},
+			{"app/page.tsx", 7, Critical, "prop:Chat.apiKey:OPENAI_API_KEY"},
+			{"app/page.tsx", 8, Critical, "input:GITHUB_TOKEN"},
+		}},
+		{name: "all of process.env", files: map[string]string{
+			"app/chat.tsx": client,
+			"app/page.tsx": "import Chat from './chat';\nexport default function P() {\n  return <Chat {...{}} env={process.env} />;\n}\n",
+		}, want: []hit{{"app/page.tsx", 3, Critical, "prop:Chat.env:process.env"}}},
+		{name: "public values, server children, visible inputs", files: map[string]string{
+			"app/chat.tsx":  client,
+			"app/panel.tsx": "export default function Panel(p: { token?: string }) { return <p>{p.token ? 'y' : 'n'}</p> }\n",
+			"app/page.tsx": "import Chat from './chat';\nimport Panel from './panel';\nexport default function P() {\n  return (<>\n" +
+				"    <Chat url={process.env.NEXT_PUBLIC_APP_URL} />\n    <Panel token={process.env.GITHUB_TOKEN} />\n" +
+				"    <input type=\"text\" defaultValue={process.env.APP_NAME} />\n  </>);\n}\n",
+		}},
+	})
+}
+
+func TestCheckUnprotectedRoute(t *testing.T) {
+	runCheckCases(t, CheckUnprotectedRoute, []checkCase{
+		{name: "App Router handler calling an SDK", files: map[string]string{
+			"app/api/chat/route.ts": "import Anthropic from '@anthropic-ai/sdk';\nconst claude = new Anthropic();\n\nexport async function POST(req: Request) {\n  return Response.json(await claude.messages.create(await req.json()));\n}\n",
+		}, want: []hit{{"app/api/chat/route.ts", 4, Medium, "route"}}},
+		{name: "API route calling a provider host through a helper", files: map[string]string{
+			"pages/api/gen.ts": "import { gen } from '../../lib/gen';\nexport default async function handler(req: any, res: any) { res.json(await gen()) }\n",
+			"lib/gen.ts":       "export const gen = () => fetch('https://generativelanguage.googleapis.com/v1beta/models');\n",
+		}, want: []hit{{"pages/api/gen.ts", 2, Medium, "route"}}},
+		{name: "auth check, rate limit, middleware, no provider", files: map[string]string{
+			"app/api/a/route.ts": "import OpenAI from 'openai';\nimport { auth } from '@/auth';\nexport async function POST() {\n  const session = await auth();\n  if (!session) return new Response(null, { status: 401 });\n  return Response.json(await new OpenAI().models.list());\n}\n",
+			"app/api/b/route.ts": "import OpenAI from 'openai';\nimport { Ratelimit } from '@upstash/ratelimit';\nexport async function POST() { return Response.json(await new OpenAI().models.list()) }\n",
+			"app/api/c/route.ts": "export async function GET() { return Response.json({ ok: true }) }\n",
+			"auth.ts":            "export async function auth() { return null }\n",
+			"tsconfig.json":      `{"compilerOptions":{"paths":{"@/*":["./*"]}}}`,
+		}},
+		{name: "middleware authenticates", files: map[string]string{
+			"app/api/chat/route.ts": "import OpenAI from 'openai';\nexport async function POST() { return Response.json(await new OpenAI().models.list()) }\n",
+			"middleware.ts":         "import { clerkMiddleware } from '@clerk/nextjs/server';\nexport default clerkMiddleware();\n",
+		}},
+	})
+}
+
+func TestCheckEnvFileInDeployment(t *testing.T) {
+	runCheckCases(t, CheckEnvFileInDeployment, []checkCase{
+		{name: "COPY an env file", files: map[string]string{
+			"Dockerfile": "FROM node:20\n# secrets\nCOPY --chown=node:node .env.production \\\n  ./\n",
+		}, want: []hit{{"Dockerfile", 3, High, "copy:.env.production"}}},
+		{name: "COPY the context with env files", files: map[string]string{
+			"Dockerfile": "FROM node:20\nCOPY . .\n", ".env": "OPENAI_API_KEY=abc\n", ".dockerignore": "node_modules\n",
+		}, want: []hit{{"Dockerfile", 2, High, "copy-context"}}},
+		{name: "standalone with .env", files: map[string]string{
+			"next.config.js": "module.exports = {\n  output: 'standalone',\n};\n", ".env.production": "STRIPE_SECRET_KEY=abc\n",
+		}, want: []hit{{"next.config.js", 2, Medium, "standalone"}}},
+		{name: "dockerignored env files, stage copies, templates", files: map[string]string{
+			"Dockerfile":    "FROM node:20 AS build\nCOPY . .\nFROM node:20\nCOPY --from=build /app/.next/standalone ./\nCOPY .env.example ./\n",
+			".dockerignore": "**/.env*\n!.env.example\n",
+			".env":          "OPENAI_API_KEY=abc\n",
+			".env.example":  "OPENAI_API_KEY=\n",
+		}},
+		{name: "standalone with only .env.local and templates", files: map[string]string{
+			"next.config.js": "module.exports = { output: 'standalone' };\n",
+			".env.local":     "OPENAI_API_KEY=abc\n",
+			".env.example":   "OPENAI_API_KEY=\n",
+		}},
+	})
+}
+
+func TestCheckVulnerableNext(t *testing.T) {
+	pkg := func(v string) string { return `{"dependencies":{"next":"` + v + `"}}` }
+	runCheckCases(t, CheckVulnerableNext, []checkCase{
+		{name: "package.json range", files: map[string]string{"package.json": pkg("^15.2.2")}, want: []hit{
+			{"package.json", 1, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"package.json", 1, Critical, "advisory:GHSA-9qr9-h5gf-34mp"},
+			{"package.json", 1, High, "advisory:GHSA-f82v-jwr5-mffw"}}},
+		{name: "package-lock.json", files: map[string]string{"package.json": pkg("^15.5.0"),
+			"package-lock.json": "{\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"node_modules/next\": {\"version\": \"15.5.6\"}\n  }\n}\n"},
+			want: []hit{{"package-lock.json", 4, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"package-lock.json", 4, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}}},
+		{name: "pnpm-lock.yaml", files: map[string]string{"package.json": pkg("^16.0.0"),
+			"pnpm-lock.yaml": "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      next:\n        specifier: ^16.0.0\n        version: 16.0.6(react-dom@19.2.0(react@19.2.0))(react@19.2.0)\n"},
+			want: []hit{{"pnpm-lock.yaml", 5, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"pnpm-lock.yaml", 5, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}}},
+		{name: "yarn.lock", files: map[string]string{"package.json": pkg("^14.2.0"),
+			"yarn.lock": "# yarn lockfile v1\n\n\"next@^14.2.0\":\n  version \"14.2.24\"\n  resolved \"https://registry.yarnpkg.com/next/-/next-14.2.24.tgz\"\n"},
+			want: []hit{{"yarn.lock", 4, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"yarn.lock", 4, High, "advisory:GHSA-f82v-jwr5-mffw"}}},
+		{name: "installed canary", files: map[string]string{"package.json": pkg("canary"),
+			"node_modules/next/package.json": `{"name":"next","version":"14.3.0-canary.80"}`},
+			want: []hit{{"node_modules/next/package.json", 1, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"node_modules/next/package.json", 1, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}}},
+		{name: "fixed versions", files: map[string]string{"package.json": pkg("16.4.6")}},
+		{name: "fixed 15.5 line", files: map[string]string{"package.json": pkg("~15.5.28")}},
+		{name: "unreadable range", files: map[string]string{"package.json": pkg("latest")}},
+	})
+}
+
+func TestCheckBuildOutputSecret(t *testing.T) {
+	key := fakeGroqKey(20)
+	runCheckCases(t, CheckBuildOutputSecret, []checkCase{
+		{name: "static chunk and export", files: map[string]string{
+			".next/static/chunks/app/page.js": `(()=>{let k="` + key + `"})();`,
+			"out/index.html":                  "<html>\n<script>var k=\"" + key + "\"</script></html>",
+			"public/config.js":                "window.GROQ = \"" + key + "\";\n",
+		}, want: []hit{
+			{".next/static/chunks/app/page.js", 1, Critical, "secret:" + fingerprintOf("groq-api-key", key)},
+			{"out/index.html", 2, Critical, "secret:" + fingerprintOf("groq-api-key", key)},
+			{"public/config.js", 1, Critical, "secret:" + fingerprintOf("groq-api-key", key)},
+		}},
+		{name: "server bundles and cache", files: map[string]string{
+			".next/server/chunks/route.js": `let k="` + key + `";`,
+			".next/cache/webpack/x.pack":   `k="` + key + `"`,
+			".next/static/chunks/clean.js": `console.log(1)`,
+		}},
+	})
+}
+
+// TestBrokenModules: a module esbuild cannot parse, and imports it cannot
+// resolve, cost their own edges and a note, not the audit.
+func TestBrokenModules(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"package.json":   nextPkg,
+		"app/broken.tsx": "export const = ;\n",
+		"app/page.tsx":   "import './broken';\nimport x from './missing';\nimport s from './styles.module.css';\nimport i from './logo.weird';\nexport default function P() { return null }\n",
+		"app/chat.tsx":   "'use client';\nimport './broken';\nimport OpenAI from 'openai';\nexport const c = () => new OpenAI();\n",
+	})
+	res := auditDir(t, dir, Options{})
+	var got []hit
+	for _, f := range res.Findings {
+		got = append(got, hit{f.Path, f.Line, f.Severity, f.Subject})
+	}
+	if diff := cmp.Diff([]hit{{"app/chat.tsx", 3, High, "import:openai"}}, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "app/broken.tsx:1") {
+		t.Errorf("notes = %q, want one about app/broken.tsx", res.Notes)
+	}
+}
+
+// TestDiscover finds every app of a monorepo and its workspace packages.
+func TestDiscover(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"package.json":                         `{"private":true}`,
+		"pnpm-workspace.yaml":                  "packages:\n  - apps/*\n  - packages/**\n  - '!packages/legacy'\n",
+		"apps/web/package.json":                `{"name":"web","dependencies":{"next":"16.4.6"}}`,
+		"apps/admin/package.json":              `{"name":"admin","devDependencies":{"next":"16.4.6"}}`,
+		"apps/api/package.json":                `{"name":"api","dependencies":{"express":"5"}}`,
+		"packages/ui/package.json":             `{"name":"@acme/ui"}`,
+		"packages/deep/ai/package.json":        `{"name":"@acme/ai"}`,
+		"packages/legacy/package.json":         `{"name":"@acme/legacy"}`,
+		"apps/web/node_modules/x/package.json": `{"name":"x","dependencies":{"next":"1"}}`,
+	})
+	p, err := Discover(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apps []string
+	for _, a := range p.Apps {
+		apps = append(apps, a.Rel)
+		if a.WorkspaceRoot != dir {
+			t.Errorf("%s: workspace root %s, want %s", a.Rel, a.WorkspaceRoot, dir)
+		}
+	}
+	if diff := cmp.Diff([]string{"apps/admin", "apps/web"}, apps); diff != "" {
+		t.Errorf("apps (-want +got):\n%s", diff)
+	}
+	var names []string
+	for n := range p.Apps[0].Workspace {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff([]string{"@acme/ai", "@acme/ui", "admin", "api", "web"}, names); diff != "" {
+		t.Errorf("workspace packages (-want +got):\n%s", diff)
+	}
+}
+
+// TestBuild runs --build with a stand-in for next that checks telemetry is
+// off and writes a chunk the way next build would inline a public key.
+func TestBuild(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in for next is a shell script")
+	}
+	key := fakeGroqKey(40)
+	script := "#!/bin/sh\n[ \"$NEXT_TELEMETRY_DISABLED\" = 1 ] || { echo telemetry on >&2; exit 3; }\n[ \"$1\" = build ] || exit 4\n" +
+		"mkdir -p .next/static/chunks && printf 'let k=\"%s\";' \"$FAKE_KEY\" > .next/static/chunks/main.js\necho built\n"
+	for _, tt := range []struct {
+		name   string
+		script string
+		want   []hit
+		err    string
+	}{
+		{name: "build then scan", script: script, want: []hit{{".next/static/chunks/main.js", 1, Critical, "secret:" + fingerprintOf("groq-api-key", key)}}},
+		{name: "failed build", script: "#!/bin/sh\necho broken >&2\nexit 1\n", err: "next build in .: exit status 1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, map[string]string{"package.json": nextPkg, "node_modules/.bin/next": tt.script})
+			if err := os.Chmod(filepath.Join(dir, "node_modules", ".bin", "next"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var log strings.Builder
+			res, err := Run(context.Background(), dir, Options{Build: true, BuildLog: &log, Env: append(os.Environ(), "FAKE_KEY="+key)})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log.String())
+			}
+			var got []hit
+			for _, f := range res.Findings {
+				got = append(got, hit{f.Path, f.Line, f.Severity, f.Subject})
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(log.String(), "built") {
+				t.Errorf("build log %q", log.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,15 @@
+"use client";
+// The browser holds no key: it calls a Server Action.
+import { useActionState } from "react";
+import { ask } from "@/app/actions";
+
+export default function AskForm() {
+  const [answer, action, pending] = useActionState(ask, "");
+  return (
+    <form action={action}>
+      <input name="question" />
+      <button type="submit" disabled={pending}>Ask</button>
+      <p>{answer}</p>
+    </form>
+  );
+}

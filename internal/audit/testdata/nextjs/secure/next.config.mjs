@@ -1,0 +1,4 @@
+// No env block: server secrets are read at runtime, on the server.
+const nextConfig = {};
+
+export default nextConfig;
