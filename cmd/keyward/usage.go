@@ -141,6 +141,9 @@ applies within a second in every running keyward on the same store.`,
 	set.Flags().StringVar(&key, "key", "", "the key to cap (its id from `keyward keys list`, or client:<name>)")
 	set.Flags().Float64Var(&daily, "daily", 0, "cap per UTC day, in US dollars (0: none)")
 	set.Flags().Float64Var(&monthly, "monthly", 0, "cap per UTC month, in US dollars (0: none)")
+	// The configuration's names work too (plans[].spend.daily_usd).
+	set.Flags().Float64Var(&daily, "daily-usd", 0, "same as --daily")
+	set.Flags().Float64Var(&monthly, "monthly-usd", 0, "same as --monthly")
 
 	list := &cobra.Command{
 		Use:   "list",

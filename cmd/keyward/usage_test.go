@@ -90,7 +90,7 @@ func TestBudgetsCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, "$0.50 a day, $5.00 a month") {
 		t.Fatalf("set: %q %v", out, err)
 	}
-	if _, err := keysCLI(t, dir, env, "budgets", "set", "--key", "k_8f3a", "--monthly", "20"); err != nil {
+	if _, err := keysCLI(t, dir, env, "budgets", "set", "--key", "k_8f3a", "--monthly-usd", "20"); err != nil {
 		t.Fatal(err)
 	}
 	out, err = keysCLI(t, dir, env, "budgets", "list")
