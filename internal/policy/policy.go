@@ -225,6 +225,41 @@ func (r *Request) Unbounded() string {
 	return ""
 }
 
+// Reasons reports whether the request asks the model to reason before it
+// answers (chat's reasoning_effort, the Responses API's reasoning, or
+// Anthropic's thinking), so that hidden reasoning tokens are spent before
+// any text streams.
+func (r *Request) Reasons() bool {
+	effort := func(raw json.RawMessage) bool {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return false
+		}
+		return s != "" && s != "none" && s != "minimal"
+	}
+	switch r.Route {
+	case provider.Chat:
+		raw, ok := r.fields["reasoning_effort"]
+		return ok && effort(raw)
+	case provider.Responses:
+		var v struct {
+			Effort json.RawMessage `json:"effort"`
+		}
+		raw, ok := r.fields["reasoning"]
+		if !ok || json.Unmarshal(raw, &v) != nil || raw[0] != '{' {
+			return false
+		}
+		return v.Effort == nil || effort(v.Effort)
+	case provider.Messages:
+		var v struct {
+			Type string `json:"type"`
+		}
+		raw, ok := r.fields["thinking"]
+		return ok && json.Unmarshal(raw, &v) == nil && v.Type != "" && v.Type != "disabled"
+	}
+	return false
+}
+
 // maxChoices bounds chat's "n" (OpenAI's own limit).
 const maxChoices = 128
 

@@ -152,3 +152,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestReasons(t *testing.T) {
+	tests := []struct {
+		route provider.Route
+		body  string
+		want  bool
+	}{
+		{provider.Chat, `{"model":"m","reasoning_effort":"high"}`, true},
+		{provider.Chat, `{"model":"m","reasoning_effort":"minimal"}`, false},
+		{provider.Chat, `{"model":"m"}`, false},
+		{provider.Responses, `{"model":"m","reasoning":{"effort":"medium"}}`, true},
+		{provider.Responses, `{"model":"m","reasoning":{"summary":"auto"}}`, true},
+		{provider.Responses, `{"model":"m","reasoning":{"effort":"none"}}`, false},
+		{provider.Responses, `{"model":"m","reasoning":null}`, false},
+		{provider.Messages, `{"model":"m","max_tokens":10,"thinking":{"type":"enabled","budget_tokens":5000}}`, true},
+		{provider.Messages, `{"model":"m","max_tokens":10,"thinking":{"type":"disabled"}}`, false},
+		{provider.Embeddings, `{"model":"m","input":"x","reasoning_effort":"high"}`, false},
+	}
+	for _, tt := range tests {
+		r, err := Parse(tt.route, []byte(tt.body), Limits{MaxJSONDepth: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Reasons(); got != tt.want {
+			t.Errorf("%v %s: Reasons() = %v", tt.route, tt.body, got)
+		}
+	}
+}

@@ -890,3 +890,31 @@ func TestUnboundedCostUnderCap(t *testing.T) {
 		}
 	}
 }
+
+// TestDisconnectFromReasoningCharged: a client that asked for reasoning
+// and left mid-stream is charged its whole output cap: the hidden
+// reasoning was spent before any text streamed.
+func TestDisconnectFromReasoningCharged(t *testing.T) {
+	h := newMeteredHarness(t, "", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.srv.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"slow","stream":true,"reasoning_effort":"high","max_completion_tokens":700,"messages":[]}`))
+	req.Header.Set("Authorization", "Bearer "+canaryClient)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for n := 0; n < 3 && sc.Scan(); {
+		if strings.Contains(sc.Text(), "content") {
+			n++
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	h.flushed(1)
+	if rec := h.record(resp.Header.Get("X-Request-Id")); rec.Metered != "estimated" || rec.Output != 700 {
+		t.Fatalf("record %+v", rec)
+	}
+}
