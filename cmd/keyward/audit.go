@@ -21,7 +21,7 @@ var errAuditFindings = fmt.Errorf("audit problems found: %w", errSilent)
 func auditCmd(e env) *cobra.Command {
 	var (
 		format, reportFile, baseline, ignoreFile string
-		quiet, build                             bool
+		quiet, build, allowEmpty                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [DIR]",
@@ -40,7 +40,11 @@ DIR) whose "path: GLOB", "rule: CHECK-ID" and "fingerprint: FP" lines apply;
 and --baseline REPORT.json, an earlier JSON report whose findings are not
 reported again.
 
-Exit status: 0 no problems, 1 problems found, 2 error.`,
+Finding no Next.js app is an error (exit status 2), so a CI job pointed at the
+wrong directory fails instead of passing; --allow-empty accepts it.
+
+Exit status: 0 no problems, 1 problems found, 2 error (no Next.js app found
+included).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(audit.Formats, format) {
@@ -74,6 +78,12 @@ Exit status: 0 no problems, 1 problems found, 2 error.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if len(res.Apps) == 0 && !allowEmpty {
+				return usageError{fmt.Errorf("no Next.js app found in %s: looked for a package.json that depends on next "+
+					"(dependencies, devDependencies, peerDependencies or optionalDependencies) in it and its subdirectories, "+
+					"node_modules and build output skipped; point keyward audit at the app or the monorepo root, "+
+					"or pass --allow-empty to accept an empty result", dir)}
+			}
 			var out bytes.Buffer
 			if err := audit.Write(&out, format, res, versionString()); err != nil {
 				return usageError{err}
@@ -103,6 +113,7 @@ Exit status: 0 no problems, 1 problems found, 2 error.`,
 	f.StringVar(&baseline, "baseline", "", "JSON report of an earlier audit whose findings are accepted")
 	f.StringVar(&ignoreFile, "ignore-file", "", "ignore file (default: "+ignore.DefaultFile+" in DIR, if there is one)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing; the exit status tells")
+	f.BoolVar(&allowEmpty, "allow-empty", false, "exit 0 when DIR holds no Next.js app (by default that is an error, exit status 2)")
 	f.BoolVar(&build, "build", false, "run next build (telemetry off) in every app before checking its build output")
 	return cmd
 }

@@ -41,6 +41,9 @@ func TestAuditCommand(t *testing.T) {
 	writeFile(t, ignoredDir, "package.json", `{"dependencies":{"next":"16.4.6"}}`)
 	writeFile(t, ignoredDir, ".env", "NEXT_PUBLIC_DEMO_TOKEN=demo\n")
 	writeFile(t, ignoredDir, ".keywardignore", "path: .env\n")
+	empty := t.TempDir()
+	notNext := t.TempDir()
+	writeFile(t, notNext, "package.json", `{"dependencies":{"react":"19.2.0"}}`)
 	allowed := t.TempDir()
 	writeFile(t, allowed, "package.json", `{"dependencies":{"next":"16.4.6"}}`)
 	writeFile(t, allowed, ".env", "NEXT_PUBLIC_DEMO_TOKEN=demo # keyward:allow\n")
@@ -56,7 +59,11 @@ func TestAuditCommand(t *testing.T) {
 		{name: "findings", args: []string{"audit", vulnerable}, code: exitError,
 			stdout: []string{".env.local", "critical  public-env-secret", "high      dangerously-allow-browser", "fix: ", "2 problems (1 critical, 1 high)."}},
 		{name: "clean", args: []string{"audit", clean}, stdout: []string{"Audited 1 Next.js app: .", "No problems found."}},
-		{name: "no app", args: []string{"audit", t.TempDir()}, stdout: []string{"No Next.js app found"}},
+		{name: "no app", args: []string{"audit", empty}, code: exitUsage,
+			stderr: "no Next.js app found in " + empty + ": looked for a package.json that depends on next"},
+		{name: "no app, not even a package.json depending on next", args: []string{"audit", "--format", "json", notNext}, code: exitUsage,
+			stderr: "pass --allow-empty"},
+		{name: "no app allowed", args: []string{"audit", "--allow-empty", empty}, stdout: []string{"No Next.js app found"}},
 		{name: "json", args: []string{"audit", "--format", "json", vulnerable}, code: exitError,
 			stdout: []string{`"check_id": "public-env-secret"`, `"severity": "critical"`, `"fingerprint": "`, `"fix": "`}},
 		{name: "sarif", args: []string{"audit", "--format", "sarif", vulnerable}, code: exitError,

@@ -24,10 +24,14 @@ type auditor struct {
 	// modules, git missing), for the report's footer.
 	notes []string
 	files map[string][]byte // original contents by path, for inline ignores
+	// firebaseKeys are Google API keys found in Firebase-named public env
+	// variables: public by design, so low severity in the build output too.
+	firebaseKeys map[string]bool
 }
 
 func newAuditor(ctx context.Context, proj *Project, opt Options) *auditor {
-	return &auditor{ctx: ctx, proj: proj, opt: opt, det: detect.New(rules.All()), files: map[string][]byte{}}
+	return &auditor{ctx: ctx, proj: proj, opt: opt, det: detect.New(rules.All()), files: map[string][]byte{},
+		firebaseKeys: map[string]bool{}}
 }
 
 // rel returns an absolute path relative to the project root, slash-separated.
@@ -233,6 +237,9 @@ func (a *auditor) checkClientProviderAccess(c *appCtx) {
 			if !im.External {
 				continue
 			}
+			if m.TypeOnly[im.Spec] && !m.ValueImports[im.Spec] {
+				continue // import { type X } from "openai": erased by the compiler
+			}
 			if pkg := providerPackage(im.Spec); pkg != "" {
 				at := m.posOf(im.Spec)
 				a.add(Finding{CheckID: CheckClientProviderAccess, Severity: High, Path: m.Path, Line: at.Line, Column: at.Col, App: c.Rel,
@@ -389,42 +396,42 @@ func (c *appCtx) importedModule(m *Module, local string) *Module {
 	return nil
 }
 
-// authWords are identifier fragments that show an auth check or a rate
-// limit: auth(), getServerSession, currentUser, verifyToken, ratelimit.
-var authWords = []string{"auth", "session", "currentuser", "getuser", "requireuser", "verifytoken", "jwtverify", "jwt",
-	"ratelimit", "ratelimiter", "limiter", "clerk", "gettoken", "signature", "verifysignature", "turnstile", "captcha"}
-
-// hasAuthSignal reports whether code visibly checks who calls it or how
-// often: an auth or rate-limit identifier, the Authorization header, or a
-// 401/403/429 status.
-func hasAuthSignal(f facts) bool {
-	for id := range f.Idents {
-		l := strings.ToLower(id)
-		for _, w := range authWords {
-			if strings.Contains(l, w) {
-				return true
-			}
-		}
-	}
-	for _, s := range f.Strings {
-		if v := strings.ToLower(s.Value); v == "authorization" || v == "x-api-key" {
+// apiGate reports whether a module gates its responses: an auth or
+// rate-limit gate that ends in a 401/403/429 (a redirect gates pages, not
+// an API response).
+func apiGate(f facts) bool {
+	for _, g := range f.Gates {
+		if !g.Redirect {
 			return true
 		}
 	}
-	return f.Numbers["401"] || f.Numbers["403"] || f.Numbers["429"]
+	return false
+}
+
+// helperGate reports whether a module calls a function imported from a
+// local module that itself gates (requireUser() in lib/auth.ts that
+// throws unauthorized()), and which one.
+func (c *appCtx) helperGate(m *Module) string {
+	for name := range m.Calls {
+		if target := c.importedModule(m, name); target != nil && apiGate(target.facts) {
+			return name
+		}
+	}
+	return ""
 }
 
 var handlerExport = regexp.MustCompile(`(?m)^\s*export\s+(default\s+)?(async\s+)?(function\s*\*?\s*(GET|POST|PUT|PATCH|DELETE|handler)?\b|const\s+(GET|POST|PUT|PATCH|DELETE)\b)`)
 
 // checkUnprotectedRoutes (check 8): Route Handlers and API routes that
-// reach a provider (through any module they import) with no visible auth
-// check or rate limit in the handler itself (an imported auth helper is
-// visible by its name) or in middleware.
+// reach a provider (through any module they import) with no gate: an auth
+// or rate-limit call whose result decides an early 401/403/429 in the
+// handler itself (or in a local helper it calls), or a middleware/proxy
+// that checks auth and whose matcher covers the route.
 func (a *auditor) checkUnprotectedRoutes(c *appCtx) {
-	middlewareAuth := false
-	for _, m := range c.modules {
-		if p, ok := c.appPath(m); ok && middlewareFile.MatchString(p) && hasAuthSignal(m.facts) {
-			middlewareAuth = true
+	var middleware []*Module
+	for _, m := range c.sortedModules() {
+		if p, ok := c.appPath(m); ok && middlewareFile.MatchString(p) {
+			middleware = append(middleware, m)
 		}
 	}
 	for _, m := range c.sortedModules() {
@@ -432,7 +439,20 @@ func (a *auditor) checkUnprotectedRoutes(c *appCtx) {
 		if !ok || !routeFile.MatchString(p) && !pagesAPI.MatchString(p) {
 			continue
 		}
-		provider, guarded := "", hasAuthSignal(m.facts) || middlewareAuth
+		url := routeURL(p)
+		guarded := apiGate(m.facts) || c.helperGate(m) != ""
+		var uncovered []string // middleware that checks auth but does not run for this route
+		for _, mw := range middleware {
+			if len(mw.Gates) == 0 {
+				continue
+			}
+			if mw.Matcher.covers(url) {
+				guarded = true
+			} else {
+				uncovered = append(uncovered, mw.Path)
+			}
+		}
+		provider := ""
 		// Follow the handler's own imports (server side).
 		seen := map[string]bool{m.Path: true}
 		queue := []*Module{m}
@@ -467,8 +487,12 @@ func (a *auditor) checkUnprotectedRoutes(c *appCtx) {
 				line++
 			}
 		}
+		msg := fmt.Sprintf("this route handler calls %s with no visible auth check or rate limit: anyone who finds the URL spends your money", provider)
+		if len(uncovered) > 0 {
+			msg += fmt.Sprintf("; %s checks auth, but its matcher does not cover %s", strings.Join(uncovered, ", "), url)
+		}
 		a.add(Finding{CheckID: CheckUnprotectedRoute, Severity: Medium, Path: m.Path, Line: line, Column: 1, App: c.Rel,
 			Subject: "route",
-			Message: fmt.Sprintf("this route handler calls %s with no visible auth check or rate limit: anyone who finds the URL spends your money", provider)})
+			Message: msg})
 	}
 }

@@ -94,10 +94,16 @@ func (a *auditor) checkBuildOutput(c *appCtx) error {
 				break
 			}
 		}
-		a.add(Finding{CheckID: CheckBuildOutputSecret, Severity: Critical, Path: a.rel(f.Path), Line: f.Line, Column: f.Column, App: c.Rel,
+		fd := Finding{CheckID: CheckBuildOutputSecret, Severity: Critical, Path: a.rel(f.Path), Line: f.Line, Column: f.Column, App: c.Rel,
 			Subject: "secret:" + f.Fingerprint(),
 			Message: fmt.Sprintf("%s (%s, %s) is in a file sent to browsers (client): anyone who loads the app can read it",
-				f.Description, f.RuleID, detect.Redact(f.Secret))})
+				f.Description, f.RuleID, detect.Redact(f.Secret))}
+		if f.RuleID == "google-api-key" && a.firebaseKeys[f.Secret] {
+			fd.Severity, fd.Fix = Low, firebaseKeyFix
+			fd.Message = fmt.Sprintf("the Firebase web API key %s from your public env is in a file sent to browsers: public by design, "+
+				"but it can call Gemini if the Generative Language API is enabled in its project", detect.Redact(f.Secret))
+		}
+		a.add(fd)
 	}
 	return nil
 }

@@ -81,6 +81,14 @@ func TestCheckPublicEnvSecret(t *testing.T) {
 				"OPENAI_API_KEY=" + fakeOpenAIKey(11) + "\nNEXT_PUBLIC_RECAPTCHA_SITE_KEY=6Lc\n",
 			"app/page.tsx": "export default function P() { return process.env.NEXT_PUBLIC_APP_URL + process.env.OPENAI_API_KEY }\n",
 		}},
+		// Firebase web API keys are public by design; the same AIza key
+		// can call Gemini, so it is worth restricting, not rotating.
+		{name: "Firebase web API key", files: map[string]string{
+			".env.local": "NEXT_PUBLIC_FIREBASE_API_KEY=" + fakeGoogleKey(13) + "\nNEXT_PUBLIC_FIREBASE_PROJECT_ID=demo\n",
+		}, want: []hit{{".env.local", 1, Low, "env:NEXT_PUBLIC_FIREBASE_API_KEY"}}},
+		{name: "Google API key not named Firebase, Firebase name without a key", files: map[string]string{
+			".env.local": "NEXT_PUBLIC_GEMINI_API_KEY=" + fakeGoogleKey(14) + "\nNEXT_PUBLIC_GOOGLE_KEY=" + fakeGoogleKey(15) + "\nNEXT_PUBLIC_FIREBASE_API_KEY=demo-key\n",
+		}, want: []hit{{".env.local", 1, Critical, "env:NEXT_PUBLIC_GEMINI_API_KEY"}, {".env.local", 2, Critical, "env:NEXT_PUBLIC_GOOGLE_KEY"}}},
 		{name: "inline ignore", files: map[string]string{
 			".env":           "NEXT_PUBLIC_DEMO_TOKEN=demo # keyward:allow public demo token\n# keyward:allow public-env-secret\nNEXT_PUBLIC_X_KEY=1\nNEXT_PUBLIC_Y_KEY=2 # keyward:allow env-file-in-git\n",
 			"lib/a.ts":       "// keyward:allow\nexport const k = process.env.NEXT_PUBLIC_Z_KEY;\n",
@@ -156,6 +164,17 @@ func TestCheckClientProviderAccess(t *testing.T) {
 			"app/models.tsx": "'use client'\nexport const list = () => fetch('https://openrouter.ai/api/v1/models')\n" +
 				"export const Hint = () => <input placeholder=\"https://your-resource.openai.azure.com\" />\n",
 		}, want: []hit{{"app/models.tsx", 2, Low, "host:openrouter.ai/api"}}},
+		// A mixed import still loads the SDK.
+		{name: "mixed type and value specifiers", files: map[string]string{
+			"app/chat.tsx": "'use client';\nimport { type ChatCompletion, OpenAI } from 'openai';\nexport const ai = (c?: ChatCompletion) => new OpenAI();\n",
+		}, want: []hit{{"app/chat.tsx", 2, High, "import:openai"}}},
+		// TypeScript and SWC erase imports whose every specifier is a type.
+		{name: "type-only imports", files: map[string]string{
+			"app/a.tsx":     "'use client';\nimport { type ChatCompletion } from 'openai';\nexport const f = (c: ChatCompletion) => c.id;\n",
+			"app/b.tsx":     "'use client';\nimport { type ChatCompletion, type ChatCompletionMessage as M } from 'openai';\nimport type Anthropic from '@anthropic-ai/sdk';\nexport const g = (c: ChatCompletion, m: M, a?: Anthropic) => c.id + m.content;\n",
+			"app/c.tsx":     "'use client';\nimport type { Message } from '@anthropic-ai/sdk/resources';\nexport const h = (m: Message) => m.id;\n",
+			"tsconfig.json": `{"compilerOptions":{"isolatedModules":true,"verbatimModuleSyntax":false}}`,
+		}},
 		{name: "server code, UI hooks, Server Actions and server-only modules", files: map[string]string{
 			"app/page.tsx":   "import OpenAI from 'openai';\nexport default async function P() { new OpenAI(); return null }\n",
 			"app/chat.tsx":   "'use client';\nimport { useChat } from '@ai-sdk/react';\nimport { ask } from './actions';\nimport { helper } from '@/lib/guarded';\nexport default function C() { useChat(); return null }\n",
@@ -230,6 +249,9 @@ func TestCheckSecretToClient(t *testing.T) {
 }
 
 func TestCheckUnprotectedRoute(t *testing.T) {
+	const openaiRoute = "import OpenAI from 'openai';\nexport async function POST() { return Response.json(await new OpenAI().models.list()) }\n"
+	const authTS = "export async function auth() { return null }\n"
+	const paths = `{"compilerOptions":{"paths":{"@/*":["./*"]}}}`
 	runCheckCases(t, CheckUnprotectedRoute, []checkCase{
 		{name: "App Router handler calling an SDK", files: map[string]string{
 			"app/api/chat/route.ts": "import Anthropic from '@anthropic-ai/sdk';\nconst claude = new Anthropic();\n\nexport async function POST(req: Request) {\n  return Response.json(await claude.messages.create(await req.json()));\n}\n",
@@ -238,18 +260,114 @@ func TestCheckUnprotectedRoute(t *testing.T) {
 			"pages/api/gen.ts": "import { gen } from '../../lib/gen';\nexport default async function handler(req: any, res: any) { res.json(await gen()) }\n",
 			"lib/gen.ts":       "export const gen = () => fetch('https://generativelanguage.googleapis.com/v1beta/models');\n",
 		}, want: []hit{{"pages/api/gen.ts", 2, Medium, "route"}}},
-		{name: "auth check, rate limit, middleware, no provider", files: map[string]string{
+		// Headers the handler sends to the provider are the provider's
+		// auth, not the caller's.
+		{name: "raw fetch sending the provider key upstream", files: map[string]string{
+			"app/api/claude/route.ts": "export async function POST(req: Request) {\n  const r = await fetch('https://api.anthropic.com/v1/messages', {\n    method: 'POST',\n" +
+				"    headers: { 'x-api-key': process.env.ANTHROPIC_API_KEY!, 'anthropic-version': '2023-06-01' },\n    body: await req.text(),\n  });\n" +
+				"  if (r.status === 401) return new Response('bad key', { status: 500 });\n  return r;\n}\n",
+			"app/api/gpt/route.js": "export async function POST(req) {\n  return fetch('https://api.openai.com/v1/chat/completions', { method: 'POST', headers: { Authorization: `Bearer ${process.env.OPENAI_API_KEY}` }, body: await req.text() });\n}\n",
+		}, want: []hit{{"app/api/claude/route.ts", 1, Medium, "route"}, {"app/api/gpt/route.js", 1, Medium, "route"}}},
+		{name: "auth-like names that gate nothing", files: map[string]string{
+			"app/api/post/route.ts": "import OpenAI from 'openai';\nimport { auth } from '@/auth';\n" +
+				"export async function POST(req: Request) {\n  const { author, authorization, sessionId } = await req.json();\n" +
+				"  console.log('session', sessionId, authorization, author);\n  const session = await auth();\n  console.log(session);\n" +
+				"  return Response.json(await new OpenAI().models.list());\n}\n",
+			// An "authorization" the caller puts in the body proves nothing.
+			"app/api/body/route.ts": "import OpenAI from 'openai';\nexport async function POST(req: Request) {\n  const { authorization } = await req.json();\n" +
+				"  if (!authorization) return new Response(null, { status: 401 });\n  return Response.json(await new OpenAI().models.list());\n}\n",
+			"auth.ts": authTS, "tsconfig.json": paths,
+		}, want: []hit{{"app/api/body/route.ts", 2, Medium, "route"}, {"app/api/post/route.ts", 3, Medium, "route"}}},
+		{name: "middleware that does not cover the route, or checks nothing", files: map[string]string{
+			"app/api/chat/route.ts": openaiRoute,
+			"pages/api/gen.ts":      "import OpenAI from 'openai';\nexport default async function handler(req: any, res: any) { res.json(await new OpenAI().models.list()) }\n",
+			"middleware.ts": "import { NextResponse, type NextRequest } from 'next/server';\nexport function middleware(req: NextRequest) {\n" +
+				"  if (!req.cookies.get('session')) return NextResponse.redirect(new URL('/login', req.url));\n}\n" +
+				"export const config = { matcher: ['/dashboard/:path*', '/((?!api|_next/static|_next/image|favicon.ico).*)'] };\n",
+		}, want: []hit{{"app/api/chat/route.ts", 2, Medium, "route"}, {"pages/api/gen.ts", 2, Medium, "route"}}},
+		{name: "Clerk middleware that protects no route", files: map[string]string{
+			"app/api/chat/route.ts": openaiRoute,
+			"middleware.ts":         "import { clerkMiddleware } from '@clerk/nextjs/server';\nexport default clerkMiddleware();\nexport const config = { matcher: ['/(api|trpc)(.*)'] };\n",
+		}, want: []hit{{"app/api/chat/route.ts", 2, Medium, "route"}}},
+		{name: "auth check, rate limit, no provider", files: map[string]string{
 			"app/api/a/route.ts": "import OpenAI from 'openai';\nimport { auth } from '@/auth';\nexport async function POST() {\n  const session = await auth();\n  if (!session) return new Response(null, { status: 401 });\n  return Response.json(await new OpenAI().models.list());\n}\n",
-			"app/api/b/route.ts": "import OpenAI from 'openai';\nimport { Ratelimit } from '@upstash/ratelimit';\nexport async function POST() { return Response.json(await new OpenAI().models.list()) }\n",
+			"app/api/b/route.ts": "import OpenAI from 'openai';\nimport { Ratelimit } from '@upstash/ratelimit';\nimport { Redis } from '@upstash/redis';\n" +
+				"const ratelimit = new Ratelimit({ redis: Redis.fromEnv(), limiter: Ratelimit.slidingWindow(10, '10 s') });\n" +
+				"export async function POST(req: Request) {\n  const { success } = await ratelimit.limit(req.headers.get('x-forwarded-for') ?? 'anon');\n" +
+				"  if (!success) return new Response('slow down', { status: 429 });\n  return Response.json(await new OpenAI().models.list());\n}\n",
 			"app/api/c/route.ts": "export async function GET() { return Response.json({ ok: true }) }\n",
-			"auth.ts":            "export async function auth() { return null }\n",
-			"tsconfig.json":      `{"compilerOptions":{"paths":{"@/*":["./*"]}}}`,
+			"auth.ts":            authTS, "tsconfig.json": paths,
 		}},
-		{name: "middleware authenticates", files: map[string]string{
-			"app/api/chat/route.ts": "import OpenAI from 'openai';\nexport async function POST() { return Response.json(await new OpenAI().models.list()) }\n",
-			"middleware.ts":         "import { clerkMiddleware } from '@clerk/nextjs/server';\nexport default clerkMiddleware();\n",
+		{name: "wrapper, throwing verifier, helper, header guard, Pages Router", files: map[string]string{
+			"app/api/v5/route.ts": "import OpenAI from 'openai';\nimport { auth } from '@/auth';\nexport const POST = auth(async (req: any) => {\n" +
+				"  if (req.auth) return Response.json(await new OpenAI().models.list());\n  return Response.json({ message: 'Not authenticated' }, { status: 401 });\n});\n",
+			"app/api/jwt/route.ts": "import OpenAI from 'openai';\nimport jwt from 'jsonwebtoken';\nexport async function POST(req: Request) {\n" +
+				"  try {\n    jwt.verify(req.headers.get('authorization') ?? '', process.env.JWT_SECRET!);\n  } catch {\n    return new Response(null, { status: 401 });\n  }\n" +
+				"  return Response.json(await new OpenAI().models.list());\n}\n",
+			"app/api/helper/route.ts": "import OpenAI from 'openai';\nimport { requireUser } from '@/lib/session';\nexport async function POST() {\n  await requireUser();\n" +
+				"  return Response.json(await new OpenAI().models.list());\n}\n",
+			"lib/session.ts": "import { unauthorized } from 'next/navigation';\nimport { auth } from '@/auth';\nexport async function requireUser() {\n" +
+				"  const session = await auth();\n  if (!session) unauthorized();\n  return session.user;\n}\n",
+			"app/api/cron/route.ts": "import OpenAI from 'openai';\nexport async function GET(req: Request) {\n" +
+				"  if (req.headers.get('authorization') !== `Bearer ${process.env.CRON_SECRET}`) return new Response(null, { status: 401 });\n" +
+				"  return Response.json(await new OpenAI().models.list());\n}\n",
+			"pages/api/summary.ts": "import { getServerSession } from 'next-auth/next';\nimport OpenAI from 'openai';\nexport default async function handler(req: any, res: any) {\n" +
+				"  const session = await getServerSession(req, res, {});\n  if (!session) {\n    res.status(401).end();\n    return;\n  }\n  res.json(await new OpenAI().models.list());\n}\n",
+			"auth.ts": authTS, "tsconfig.json": paths,
+		}},
+		{name: "middleware that checks auth and covers the route", files: map[string]string{
+			"app/api/chat/route.ts": openaiRoute,
+			"middleware.ts": "import { NextResponse, type NextRequest } from 'next/server';\nimport { getToken } from 'next-auth/jwt';\n" +
+				"export async function middleware(req: NextRequest) {\n  const token = await getToken({ req });\n" +
+				"  if (!token) return NextResponse.json({ error: 'unauthorized' }, { status: 401 });\n  return NextResponse.next();\n}\n" +
+				"export const config = { matcher: ['/dashboard/:path*', '/api/:path*'] };\n",
+		}},
+		{name: "Clerk middleware protecting every route", files: map[string]string{
+			"app/(chat)/api/chat/[id]/route.ts": openaiRoute,
+			"src/nothing.ts":                    "export {};\n",
+			"middleware.ts": "import { clerkMiddleware } from '@clerk/nextjs/server';\nexport default clerkMiddleware(async (auth) => { await auth.protect() });\n" +
+				"export const config = {\n  matcher: [\n    '/((?!_next|[^?]*\\\\.(?:html?|css|js(?!on)|jpe?g|webp|png|gif|svg|ttf|woff2?|ico|csv|docx?|xlsx?|zip|webmanifest)).*)',\n    '/(api|trpc)(.*)',\n  ],\n};\n",
+		}},
+		{name: "proxy.ts without matcher runs for every route", files: map[string]string{
+			"src/app/api/chat/route.ts": openaiRoute,
+			"src/proxy.ts": "import { NextResponse, type NextRequest } from 'next/server';\nexport function proxy(req: NextRequest) {\n" +
+				"  if (!req.cookies.get('session')) return NextResponse.redirect(new URL('/login', req.url));\n}\n",
 		}},
 	})
+}
+
+func TestMatcherMatches(t *testing.T) {
+	clerk := `/((?!_next|[^?]*\.(?:html?|css|js(?!on)|jpe?g|webp|png|gif|svg|ttf|woff2?|ico|csv|docx?|xlsx?|zip|webmanifest)).*)`
+	for _, tt := range []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"/api/:path*", "/api/chat", true},
+		{"/api/:path*", "/api", true},
+		{"/api/:path*", "/apis/chat", false},
+		{"/dashboard/:path*", "/api/chat", false},
+		{"/api/:path+", "/api", false},
+		{"/api/chat", "/api/chat", true},
+		{"/api/:id", "/api/chat/x", false},
+		{"/(api|trpc)(.*)", "/api/chat", true},
+		{"/((?!api|_next/static|_next/image|favicon.ico).*)", "/api/chat", false},
+		{"/((?!api|_next/static|_next/image|favicon.ico).*)", "/dashboard", true},
+		{clerk, "/api/chat", true},
+		{clerk, "/_next/static/x.js", false},
+		{"/((?!api)(?!x).*)", "/dashboard", false}, // unreadable: matches nothing
+	} {
+		if got := matcherMatches(tt.pattern, tt.path); got != tt.want {
+			t.Errorf("matcherMatches(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"app/api/chat/route.ts": "/api/chat", "src/app/(g)/api/[id]/route.js": "/api/x", "app/route.ts": "/",
+		"pages/api/index.ts": "/api", "src/pages/api/[...slug].ts": "/api/x", "app/api/[[...slug]]/route.ts": "/api",
+	} {
+		if got := routeURL(in); got != want {
+			t.Errorf("routeURL(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestCheckEnvFileInDeployment(t *testing.T) {
@@ -281,22 +399,31 @@ func TestCheckVulnerableNext(t *testing.T) {
 	pkg := func(v string) string { return `{"dependencies":{"next":"` + v + `"}}` }
 	runCheckCases(t, CheckVulnerableNext, []checkCase{
 		{name: "package.json range", files: map[string]string{"package.json": pkg("^15.2.2")}, want: []hit{
-			{"package.json", 1, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"package.json", 1, Critical, "advisory:GHSA-9qr9-h5gf-34mp"},
-			{"package.json", 1, High, "advisory:GHSA-f82v-jwr5-mffw"}}},
+			{"package.json", 1, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}, {"package.json", 1, Critical, "advisory:GHSA-f82v-jwr5-mffw"},
+			{"package.json", 1, High, "advisory:GHSA-267c-6grr-h53f"}, {"package.json", 1, Medium, "advisory:GHSA-h64f-5h5j-jqjh"}}},
 		{name: "package-lock.json", files: map[string]string{"package.json": pkg("^15.5.0"),
 			"package-lock.json": "{\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"node_modules/next\": {\"version\": \"15.5.6\"}\n  }\n}\n"},
-			want: []hit{{"package-lock.json", 4, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"package-lock.json", 4, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}}},
+			want: []hit{{"package-lock.json", 4, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}, {"package-lock.json", 4, High, "advisory:GHSA-267c-6grr-h53f"},
+				{"package-lock.json", 4, Medium, "advisory:GHSA-h64f-5h5j-jqjh"}}},
 		{name: "pnpm-lock.yaml", files: map[string]string{"package.json": pkg("^16.0.0"),
 			"pnpm-lock.yaml": "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      next:\n        specifier: ^16.0.0\n        version: 16.0.6(react-dom@19.2.0(react@19.2.0))(react@19.2.0)\n"},
-			want: []hit{{"pnpm-lock.yaml", 5, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"pnpm-lock.yaml", 5, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}}},
+			want: []hit{{"pnpm-lock.yaml", 5, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}, {"pnpm-lock.yaml", 5, High, "advisory:GHSA-267c-6grr-h53f"},
+				{"pnpm-lock.yaml", 5, Medium, "advisory:GHSA-h64f-5h5j-jqjh"}}},
 		{name: "yarn.lock", files: map[string]string{"package.json": pkg("^14.2.0"),
 			"yarn.lock": "# yarn lockfile v1\n\n\"next@^14.2.0\":\n  version \"14.2.24\"\n  resolved \"https://registry.yarnpkg.com/next/-/next-14.2.24.tgz\"\n"},
-			want: []hit{{"yarn.lock", 4, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"yarn.lock", 4, High, "advisory:GHSA-f82v-jwr5-mffw"}}},
+			want: []hit{{"yarn.lock", 4, Critical, "advisory:GHSA-f82v-jwr5-mffw"}, {"yarn.lock", 4, Medium, "advisory:GHSA-h64f-5h5j-jqjh"}}},
 		{name: "installed canary", files: map[string]string{"package.json": pkg("canary"),
 			"node_modules/next/package.json": `{"name":"next","version":"14.3.0-canary.80"}`},
-			want: []hit{{"node_modules/next/package.json", 1, Critical, "advisory:GHSA-2464-fhr4-w9xw"}, {"node_modules/next/package.json", 1, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}}},
-		{name: "fixed versions", files: map[string]string{"package.json": pkg("16.4.6")}},
-		{name: "fixed 15.5 line", files: map[string]string{"package.json": pkg("~15.5.28")}},
+			want: []hit{{"node_modules/next/package.json", 1, Critical, "advisory:GHSA-9qr9-h5gf-34mp"}, {"node_modules/next/package.json", 1, Medium, "advisory:GHSA-h64f-5h5j-jqjh"}}},
+		// 16.2.4 is the last release of the 2026 middleware-bypass and
+		// image-DoS ranges; 16.2.5 is fixed. No row of the table covers
+		// 15.5.16 up to 16.4.x: the unconfirmed "fixed in 15.5.28 / 16.4.1"
+		// advisory is gone.
+		{name: "last affected 16.x", files: map[string]string{"package.json": pkg("16.2.4")},
+			want: []hit{{"package.json", 1, High, "advisory:GHSA-267c-6grr-h53f"}, {"package.json", 1, Medium, "advisory:GHSA-h64f-5h5j-jqjh"}}},
+		{name: "fixed versions", files: map[string]string{"package.json": pkg("16.4.0")}},
+		{name: "fixed 16.2 line", files: map[string]string{"package.json": pkg("^16.2.5")}},
+		{name: "fixed 15.5 line", files: map[string]string{"package.json": pkg("~15.5.16")}},
 		{name: "unreadable range", files: map[string]string{"package.json": pkg("latest")}},
 	})
 }
@@ -312,6 +439,13 @@ func TestCheckBuildOutputSecret(t *testing.T) {
 			{".next/static/chunks/app/page.js", 1, Critical, "secret:" + fingerprintOf("groq-api-key", key)},
 			{"out/index.html", 2, Critical, "secret:" + fingerprintOf("groq-api-key", key)},
 			{"public/config.js", 1, Critical, "secret:" + fingerprintOf("groq-api-key", key)},
+		}},
+		{name: "Firebase web API key from the public env, and a Gemini key", files: map[string]string{
+			".env":                                "NEXT_PUBLIC_FIREBASE_API_KEY=" + fakeGoogleKey(21) + "\n",
+			".next/static/chunks/app/firebase.js": `let c={apiKey:"` + fakeGoogleKey(21) + `"};let g="` + fakeGoogleKey(22) + `";`,
+		}, want: []hit{
+			{".next/static/chunks/app/firebase.js", 1, Low, "secret:" + fingerprintOf("google-api-key", fakeGoogleKey(21))},
+			{".next/static/chunks/app/firebase.js", 1, Critical, "secret:" + fingerprintOf("google-api-key", fakeGoogleKey(22))},
 		}},
 		{name: "server bundles and cache", files: map[string]string{
 			".next/server/chunks/route.js": `let k="` + key + `";`,
@@ -428,5 +562,30 @@ func TestBuild(t *testing.T) {
 				t.Errorf("build log %q", log.String())
 			}
 		})
+	}
+}
+
+// TestFirebaseKeyMessage: the low finding says why and how to restrict the
+// key, not to rotate it.
+func TestFirebaseKeyMessage(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"package.json": nextPkg, ".env": "NEXT_PUBLIC_FIREBASE_API_KEY=" + fakeGoogleKey(23) + "\n"})
+	res := auditDir(t, dir, Options{})
+	if len(res.Findings) != 1 {
+		t.Fatalf("findings: %+v", res.Findings)
+	}
+	f := res.Findings[0]
+	for _, s := range []string{"Firebase web API key", "public by design", "Gemini", "Generative Language API"} {
+		if !strings.Contains(f.Message, s) {
+			t.Errorf("message %q lacks %q", f.Message, s)
+		}
+	}
+	for _, s := range []string{"API restrictions", "Generative Language API", "HTTP referrers"} {
+		if !strings.Contains(f.Fix, s) {
+			t.Errorf("fix %q lacks %q", f.Fix, s)
+		}
+	}
+	if strings.Contains(f.Fix, "rotate") || strings.Contains(f.Message, fakeGoogleKey(23)) {
+		t.Errorf("finding says rotate or shows the key: %+v", f)
 	}
 }

@@ -138,7 +138,12 @@ func (a *auditor) checkEnvFiles(c *appCtx) {
 					continue
 				}
 				f := Finding{CheckID: CheckPublicEnvSecret, Path: rel, Line: e.Line, Column: 1, App: c.Rel, Subject: "env:" + e.Name}
-				if m, ok := a.ruleMatch(e.Name + "=" + e.Value); ok {
+				if m, ok := a.ruleMatch(e.Name + "=" + e.Value); ok && isFirebaseKey(e.Name, m.RuleID) {
+					a.firebaseKeys[m.Secret] = true
+					f.Severity, f.Fix = Low, firebaseKeyFix
+					f.Message = fmt.Sprintf("%s holds a Firebase web API key (%s): Firebase keys are public by design, but the same Google API key "+
+						"can call Gemini (generativelanguage.googleapis.com) on your bill if the Generative Language API is enabled in its project", e.Name, detect.Redact(m.Secret))
+				} else if ok {
 					f.Severity = Critical
 					f.Message = fmt.Sprintf("%s holds a secret (%s: %s): the %s prefix puts it in the client bundle", e.Name, m.Description, detect.Redact(m.Secret), p)
 				} else if isSecretName(e.Name) {
@@ -151,6 +156,18 @@ func (a *auditor) checkEnvFiles(c *appCtx) {
 			}
 		}
 	}
+}
+
+// firebaseKeyFix is the fix for a Firebase web API key in client code:
+// keep it public, but make sure it cannot call Gemini.
+const firebaseKeyFix = "Restrict the key in Google Cloud Console (APIs & Services → Credentials): under API restrictions allow only the Firebase " +
+	"APIs the app uses, not the Generative Language API; under Application restrictions set HTTP referrers to your domains. " +
+	"Call Gemini from the server with a separate, server-only key."
+
+// isFirebaseKey reports a Google API key (AIza…) in a variable whose name
+// says Firebase: a web API key that is public by design.
+func isFirebaseKey(name, ruleID string) bool {
+	return ruleID == "google-api-key" && strings.Contains(strings.ToUpper(name), "FIREBASE")
 }
 
 // nextConfig returns the path of an app's next.config.*.
@@ -402,7 +419,9 @@ func secretEnvFiles(dir string) []string {
 // checkDeployment (check 9): Dockerfiles that COPY env files (by name, or
 // with the whole context when .dockerignore lets them through), and
 // standalone builds, which copy .env and .env.production into
-// .next/standalone (vercel/next.js#34143).
+// .next/standalone (vercel/next.js#34143). .env.local is not copied there
+// (vercel/next.js#46296, #59130: .env*.local is excluded on purpose), so
+// it is not reported for standalone builds.
 func (a *auditor) checkDeployment(c *appCtx) {
 	for _, dir := range c.appDirs() {
 		present := secretEnvFiles(dir)

@@ -38,6 +38,10 @@ func fakeOpenAIKey(seed uint64) string {
 	return "sk-proj-" + fakeChars(seed, base64u, 74) + "T3BlbkFJ" + fakeChars(seed+1000, base64u, 74)
 }
 
+// fakeGoogleKey is shaped like a Google API key (Firebase web keys and
+// Gemini keys alike).
+func fakeGoogleKey(seed uint64) string { return "AIzaSy" + fakeChars(seed, base64u, 33) }
+
 // fakeGroqKey is shaped like a Groq key.
 func fakeGroqKey(seed uint64) string { return "gsk_" + fakeChars(seed, alnum, 52) }
 

@@ -57,6 +57,19 @@ type facts struct {
 	Idents map[string]bool
 	// Numbers is every numeric literal.
 	Numbers map[string]bool
+	// TypeOnly are import specifiers whose every static import binds only
+	// types (import { type X } from "s"; esbuild prints it as
+	// import {} from "s"): TypeScript and SWC erase it. ValueImports are
+	// the specifiers imported for their values anywhere in the module
+	// (static, re-exported, import() or require()).
+	TypeOnly, ValueImports map[string]bool
+	// Calls are the plain function names called (not methods).
+	Calls map[string]bool
+	// Gates are the places where the code stops a request unless the
+	// caller is authenticated or within a rate limit.
+	Gates []gate
+	// Matcher is a middleware's config.matcher.
+	Matcher middlewareMatcher
 }
 
 // Module is one source file of an app.
@@ -163,7 +176,10 @@ var jsxCall = regexp.MustCompile(`^_?jsxs?(DEV)?\d*$|^createElement$`)
 // scanFacts reads facts from tokens; at maps a token offset to its
 // original position.
 func scanFacts(toks []token, at func(int) pos) facts {
-	f := facts{Imported: map[string]string{}, Idents: map[string]bool{}, Numbers: map[string]bool{}}
+	f := facts{Imported: map[string]string{}, Idents: map[string]bool{}, Numbers: map[string]bool{}, Calls: map[string]bool{},
+		TypeOnly: map[string]bool{}, ValueImports: map[string]bool{}}
+	f.Gates = scanGates(toks, at)
+	f.Matcher = scanMatcher(toks)
 	tok := func(i int) token {
 		if i < 0 || i >= len(toks) {
 			return token{}
@@ -222,6 +238,9 @@ func scanFacts(toks []token, at func(int) pos) facts {
 		switch t.Kind {
 		case tokIdent:
 			f.Idents[t.Text] = true
+			if tok(i+1).is(tokPunct, "(") && !tok(i-1).is(tokPunct, ".") && !tok(i-1).is(tokPunct, "?.") {
+				f.Calls[t.Text] = true
+			}
 		case tokNumber:
 			f.Numbers[t.Text] = true
 		case tokString, tokTemplate:
@@ -237,6 +256,11 @@ func scanFacts(toks []token, at func(int) pos) facts {
 			}
 			if tok(end).is(tokIdent, "from") && tok(end+1).Kind == tokString {
 				spec := tok(end + 1).Text
+				if end == i+3 && tok(i+1).is(tokPunct, "{") && tok(i+2).is(tokPunct, "}") {
+					f.TypeOnly[spec] = true
+				} else {
+					f.ValueImports[spec] = true
+				}
 				for k := i + 1; k < end; k++ {
 					c := tok(k)
 					if c.Kind != tokIdent || c.Text == "type" || c.Text == "as" {
@@ -246,6 +270,27 @@ func scanFacts(toks []token, at func(int) pos) facts {
 						continue // the imported name; the local one follows "as"
 					}
 					f.Imported[c.Text] = spec
+				}
+			}
+		}
+
+		// import "s" (side effects), import("s"), require("s"),
+		// export … from "s".
+		if (t.is(tokIdent, "import") && tok(i+1).Kind == tokString) ||
+			((t.is(tokIdent, "import") || t.is(tokIdent, "require")) && tok(i+1).is(tokPunct, "(") && tok(i+2).Kind == tokString) {
+			f.ValueImports[tok(i+1+btoi(tok(i+1).is(tokPunct, "("))).Text] = true
+		}
+		if t.is(tokIdent, "export") && !tok(i+1).is(tokIdent, "default") {
+			end := i + 1
+			for end < len(toks) && !tok(end).is(tokIdent, "from") && !tok(end).is(tokPunct, ";") && end-i < 200 {
+				end++
+			}
+			if tok(end).is(tokIdent, "from") && tok(end+1).Kind == tokString {
+				spec := tok(end + 1).Text
+				if end == i+3 && tok(i+1).is(tokPunct, "{") && tok(i+2).is(tokPunct, "}") {
+					f.TypeOnly[spec] = true
+				} else {
+					f.ValueImports[spec] = true
 				}
 			}
 		}
@@ -423,4 +468,11 @@ func objectProps(toks []token, open, close int) []objProp {
 		k = end + 1
 	}
 	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -168,21 +168,24 @@ func TestVersions(t *testing.T) {
 		v    string
 		want []string
 	}{
-		{"15.2.2", []string{"GHSA-f82v-jwr5-mffw", "GHSA-9qr9-h5gf-34mp", "GHSA-2464-fhr4-w9xw"}},
-		{"15.2.3", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-2464-fhr4-w9xw"}},
-		{"14.2.24", []string{"GHSA-f82v-jwr5-mffw", "GHSA-2464-fhr4-w9xw"}},
-		{"13.5.9", []string{"GHSA-2464-fhr4-w9xw"}},
-		{"12.3.4", []string{"GHSA-f82v-jwr5-mffw", "GHSA-2464-fhr4-w9xw"}},
+		{"15.2.2", []string{"GHSA-f82v-jwr5-mffw", "GHSA-9qr9-h5gf-34mp", "GHSA-267c-6grr-h53f", "GHSA-h64f-5h5j-jqjh"}},
+		{"15.2.3", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-267c-6grr-h53f", "GHSA-h64f-5h5j-jqjh"}},
+		{"15.1.9", []string{"GHSA-f82v-jwr5-mffw", "GHSA-h64f-5h5j-jqjh"}},
+		{"14.2.24", []string{"GHSA-f82v-jwr5-mffw", "GHSA-h64f-5h5j-jqjh"}},
+		{"13.5.9", []string{"GHSA-h64f-5h5j-jqjh"}},
+		{"12.3.4", []string{"GHSA-f82v-jwr5-mffw", "GHSA-h64f-5h5j-jqjh"}},
+		{"10.0.0", []string{"GHSA-h64f-5h5j-jqjh"}},
 		{"9.5.0", nil},
-		{"16.0.6", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-2464-fhr4-w9xw"}},
-		{"16.0.7", []string{"GHSA-2464-fhr4-w9xw"}},
-		{"16.1.0-canary.11", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-2464-fhr4-w9xw"}},
-		{"16.4.0", []string{"GHSA-2464-fhr4-w9xw"}},
-		{"16.4.1", nil},
-		{"15.5.27", []string{"GHSA-2464-fhr4-w9xw"}},
-		{"15.5.28", nil},
-		{"14.3.0-canary.76", []string{"GHSA-2464-fhr4-w9xw"}},
-		{"14.3.0-canary.77", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-2464-fhr4-w9xw"}},
+		{"16.0.6", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-267c-6grr-h53f", "GHSA-h64f-5h5j-jqjh"}},
+		{"16.0.7", []string{"GHSA-267c-6grr-h53f", "GHSA-h64f-5h5j-jqjh"}},
+		{"16.1.0-canary.11", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-267c-6grr-h53f", "GHSA-h64f-5h5j-jqjh"}},
+		{"16.2.4", []string{"GHSA-267c-6grr-h53f", "GHSA-h64f-5h5j-jqjh"}},
+		{"16.2.5", nil},
+		{"16.4.0", nil},
+		{"15.5.15", []string{"GHSA-267c-6grr-h53f", "GHSA-h64f-5h5j-jqjh"}},
+		{"15.5.16", nil},
+		{"14.3.0-canary.76", []string{"GHSA-h64f-5h5j-jqjh"}},
+		{"14.3.0-canary.77", []string{"GHSA-9qr9-h5gf-34mp", "GHSA-h64f-5h5j-jqjh"}},
 	} {
 		v, _ := ParseVersion(tt.v)
 		var got []string

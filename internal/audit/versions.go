@@ -96,28 +96,42 @@ type advisory struct {
 	Ranges           [][2]string
 }
 
-// nextAdvisories are the Next.js advisories the audit knows, with the
-// fixed versions checked against the advisories themselves (November
-// 2026):
+// nextAdvisories are the Next.js advisories the audit knows. Every row is
+// checked against the GitHub Advisory Database record (npm "next"; ids,
+// ranges and severity as published there, November 2026):
 //
 //   - GHSA-f82v-jwr5-mffw (CVE-2025-29927), middleware authorization
-//     bypass via x-middleware-subrequest: fixed in 12.3.5, 13.5.9, 14.2.25
-//     and 15.2.3 (advisory "Patches" section, as quoted in
-//     orval-labs/orval#1987; introduced with middleware, 11.1.4 per
-//     github/advisory-database#7074).
+//     bypass via x-middleware-subrequest: introduced 11.1.4; fixed in
+//     12.3.5, 13.5.9, 14.2.25 and 15.2.3; severity critical (CVSS 9.1).
+//     Source: github/advisory-database
+//     advisories/github-reviewed/2025/03/GHSA-f82v-jwr5-mffw, and the
+//     vendor advisory github.com/vercel/next.js/security/advisories/GHSA-f82v-jwr5-mffw.
 //   - GHSA-9qr9-h5gf-34mp (CVE-2025-66478, upstream CVE-2025-55182), React
 //     Server Components remote code execution, which lets an attacker read
-//     every server env var: affected >=14.3.0-canary.77, >=15, >=16;
-//     patched 15.0.5, 15.1.9, 15.2.6, 15.3.6, 15.4.8, 15.5.7, 16.0.7,
-//     15.6.0-canary.58, 16.1.0-canary.12 (vercel/next.js security advisory
-//     GHSA-9qr9-h5gf-34mp).
-//   - GHSA-2464-fhr4-w9xw (CVE-2026-96889), unauthenticated remote code
-//     execution in the Image Optimization API with SVGs on glibc Linux:
-//     introduced 10.0.0, fixed 15.5.28 (OSV GHSA-2464-fhr4-w9xw); 16.x
-//     fixed in 16.4.1 (Tenable WAS plugin 115749, "16.0.0 prior to
-//     16.4.1").
+//     every server env var: Next.js 15.x and 16.x App Router and canaries
+//     from 14.3.0-canary.77; fixed in 15.0.5, 15.1.9, 15.2.6, 15.3.6,
+//     15.4.8, 15.5.7, 16.0.7 (and the 15.6.0-canary.58 and
+//     16.1.0-canary.12 canaries); severity critical (CVSS 10.0). Source:
+//     github/advisory-database
+//     advisories/github-reviewed/2025/12/GHSA-9qr9-h5gf-34mp. The ranges
+//     below start each release line at its first prerelease, as the
+//     advisory text covers all of 15.x and 16.x.
+//   - GHSA-267c-6grr-h53f (CVE-2026-44575), middleware/proxy bypass in App
+//     Router apps via segment-prefetch (.rsc) URLs, which defeats auth done
+//     in middleware: affected >=15.2.0 <15.5.16 and >=16.0.0 <16.2.5;
+//     severity high (CVSS 7.5). Source: github/advisory-database
+//     advisories/github-reviewed/2026/05/GHSA-267c-6grr-h53f.
+//   - GHSA-h64f-5h5j-jqjh (CVE-2026-44577), denial of service in the
+//     Image Optimization API (local images read into memory without a
+//     limit): affected >=10.0.0 <15.5.16 and >=16.0.0 <16.2.5; severity
+//     moderate (CVSS 5.9). Source: github/advisory-database
+//     advisories/github-reviewed/2026/05/GHSA-h64f-5h5j-jqjh.
+//
+// A row for "GHSA-2464-fhr4-w9xw / CVE-2026-96889" (Image Optimization
+// RCE, fixed 15.5.28 / 16.4.1) was removed: no advisory database, CVE
+// record, vendor advisory or issue could be found for either id.
 var nextAdvisories = []advisory{
-	{ID: "GHSA-f82v-jwr5-mffw", CVE: "CVE-2025-29927", Severity: High,
+	{ID: "GHSA-f82v-jwr5-mffw", CVE: "CVE-2025-29927", Severity: Critical,
 		Summary: "middleware authorization bypass: a request with x-middleware-subrequest skips middleware, and any auth check in it",
 		Ranges:  [][2]string{{"11.1.4", "12.3.5"}, {"13.0.0", "13.5.9"}, {"14.0.0", "14.2.25"}, {"15.0.0", "15.2.3"}}},
 	{ID: "GHSA-9qr9-h5gf-34mp", CVE: "CVE-2025-55182", Severity: Critical,
@@ -125,9 +139,12 @@ var nextAdvisories = []advisory{
 		Ranges: [][2]string{{"14.3.0-canary.77", "15.0.0-0"}, {"15.0.0-0", "15.0.5"}, {"15.1.0-0", "15.1.9"}, {"15.2.0-0", "15.2.6"},
 			{"15.3.0-0", "15.3.6"}, {"15.4.0-0", "15.4.8"}, {"15.5.0-0", "15.5.7"}, {"15.6.0-canary.0", "15.6.0-canary.58"},
 			{"16.0.0-0", "16.0.7"}, {"16.1.0-canary.0", "16.1.0-canary.12"}}},
-	{ID: "GHSA-2464-fhr4-w9xw", CVE: "CVE-2026-96889", Severity: Critical,
-		Summary: "Image Optimization API remote code execution with SVG images on glibc Linux: code on the server reads every server env var",
-		Ranges:  [][2]string{{"10.0.0", "15.5.28"}, {"16.0.0-0", "16.4.1"}}},
+	{ID: "GHSA-267c-6grr-h53f", CVE: "CVE-2026-44575", Severity: High,
+		Summary: "middleware/proxy bypass through segment-prefetch (.rsc) URLs: routes protected only by middleware are reachable without its auth check",
+		Ranges:  [][2]string{{"15.2.0", "15.5.16"}, {"16.0.0", "16.2.5"}}},
+	{ID: "GHSA-h64f-5h5j-jqjh", CVE: "CVE-2026-44577", Severity: Medium,
+		Summary: "denial of service in the Image Optimization API: large local images requested through /_next/image exhaust the server's memory",
+		Ranges:  [][2]string{{"10.0.0", "15.5.16"}, {"16.0.0", "16.2.5"}}},
 }
 
 // affected returns the fixed version of the range v falls in, if any.
