@@ -141,7 +141,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	// users and the audit log when a pepper is configured.
 	db, err := sqlite.Open(context.WithoutCancel(ctx), cfg.StorePath(path))
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("store: %w (usage records and budgets need a writable store.path)", err)
 	}
 	defer db.Close()
 	var (
