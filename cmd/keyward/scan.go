@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/scan/detect"
 	"github.com/keyward/keyward/internal/scan/ignore"
 	"github.com/keyward/keyward/internal/scan/report"
@@ -34,6 +37,7 @@ type scanFlags struct {
 	since, branch        string
 	ignoreFile, baseline string
 	noDecode             bool
+	decodeBudget         int
 	verify               bool
 	verifyEndpoints      []string
 	verifyTimeout        time.Duration
@@ -57,11 +61,13 @@ REV's, after --since DATE), so a key committed and removed later is still
 found, with its commit. --staged scans the staged changes, for a pre-commit
 hook. With either, PATH is a directory in the repository (default ".").
 
-Accepted findings: a line with "keyward:allow" on it; an ignore file
-(--ignore-file, default .keywardignore in the scanned directory) with
-"path: GLOB", "rule: ID", "regex: RE" (on the secret) and "fingerprint: FP"
-lines; and --baseline REPORT.json, an earlier JSON report whose findings are
-not reported again.
+Accepted findings: a "keyward:allow" comment on the finding's line; an
+ignore file with "path: GLOB", "rule: ID", "regex: RE" (on the secret) and
+"fingerprint: FP" lines — --ignore-file for every path, else .keywardignore
+in the repository's root (--git, --staged), in each directory named (for
+its files), or in the current directory (for named files and stdin); an
+unknown rule id is an error; and --baseline REPORT.json, an earlier JSON
+report whose findings are not reported again.
 
 --verify asks each key's provider whether it still works (one read-only
 request per distinct key, 5s timeout) and reports active, inactive or
@@ -82,9 +88,10 @@ Exit status: 0 no secrets found, 1 secrets found, 2 error.`,
 	f.StringVar(&fl.since, "since", "", "with --git: only commits more recent than this date (git log --since)")
 	f.StringVar(&fl.branch, "branch", "", "with --git: only commits reachable from this revision or range, not from every ref")
 	f.BoolVar(&fl.staged, "staged", false, "scan the staged changes (for a pre-commit hook)")
-	f.StringVar(&fl.ignoreFile, "ignore-file", "", "ignore file (default: "+ignore.DefaultFile+" in the scanned directory, if there is one)")
+	f.StringVar(&fl.ignoreFile, "ignore-file", "", "ignore file for every path (default: "+ignore.DefaultFile+" in each directory named, the repository's root with --git/--staged, or the current directory for files and stdin; if there is one)")
 	f.StringVar(&fl.baseline, "baseline", "", "JSON report of an earlier scan whose findings are accepted")
 	f.BoolVar(&fl.noDecode, "no-decode", false, "do not decode escaped, URL-encoded or base64 text")
+	f.IntVar(&fl.decodeBudget, "decode-budget", 0, "decoded bytes allowed per 1 MiB chunk scanned (default 2 MiB)")
 	f.BoolVar(&fl.verify, "verify", false, "check each key against its provider (sends the key to the provider)")
 	f.StringArrayVar(&fl.verifyEndpoints, "verify-endpoint", nil, "with --verify: RULE=URL, check that rule's keys at URL instead (repeatable)")
 	f.DurationVar(&fl.verifyTimeout, "verify-timeout", 5*time.Second, "with --verify: timeout per request")
@@ -118,30 +125,85 @@ func runScan(ctx context.Context, e env, stdin io.Reader, ignoreSet bool, fl sca
 		args = []string{"."}
 	}
 
-	// The ignore file: the one named, else .keywardignore in the scanned
-	// directory (the repository for --git), if there is one.
-	ignorePath, optional := fl.ignoreFile, false
-	if !ignoreSet {
-		optional = true
-		dir := "."
-		if st, err := os.Stat(args[0]); err == nil && st.IsDir() && !stdinMode {
-			dir = args[0]
-		}
-		ignorePath = filepath.Join(dir, ignore.DefaultFile)
-	}
-	ign, err := ignore.Load(ignorePath, optional)
-	if err != nil {
-		return usageError{fmt.Errorf("ignore file: %w", err)}
-	}
+	// The ignore file: the one named (for every path), else, if there is
+	// one, .keywardignore in the repository's root for --git and --staged,
+	// in each directory named for its files, and in the current directory
+	// for named files and standard input.
+	var baseline []byte
 	if fl.baseline != "" {
-		f, err := os.Open(fl.baseline)
+		b, err := os.ReadFile(fl.baseline)
 		if err != nil {
 			return usageError{fmt.Errorf("baseline: %w", err)}
 		}
-		err = ign.AddBaseline(f)
-		f.Close()
-		if err != nil {
+		baseline = b
+		if err := (&ignore.List{}).AddBaseline(bytes.NewReader(baseline)); err != nil {
 			return usageError{fmt.Errorf("%s: %w", fl.baseline, err)}
+		}
+	}
+	loadIgnore := func(dir string) (*ignore.List, error) {
+		path, optional := fl.ignoreFile, false
+		if !ignoreSet {
+			path, optional = filepath.Join(dir, ignore.DefaultFile), true
+		}
+		ign, err := ignore.Load(path, optional)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("ignore file: %w", err)}
+		}
+		if err := ign.CheckRules(knownRule); err != nil {
+			return nil, usageError{fmt.Errorf("ignore file: %s: %w", path, err)}
+		}
+		if baseline != nil {
+			if err := ign.AddBaseline(bytes.NewReader(baseline)); err != nil {
+				return nil, usageError{fmt.Errorf("%s: %w", fl.baseline, err)}
+			}
+		}
+		return ign, nil
+	}
+	// A group is paths scanned with one ignore list.
+	type group struct {
+		paths []string
+		ign   *ignore.List
+	}
+	var groups []group
+	switch {
+	case history:
+		dir := "."
+		if len(args) == 1 {
+			dir = args[0]
+		}
+		if top, err := source.GitTopLevel(ctx, dir); err == nil {
+			dir = top // else ScanGit says it is not a repository
+		}
+		ign, err := loadIgnore(dir)
+		if err != nil {
+			return err
+		}
+		groups = []group{{args, ign}}
+	case stdinMode || ignoreSet:
+		ign, err := loadIgnore(".")
+		if err != nil {
+			return err
+		}
+		groups = []group{{args, ign}}
+	default:
+		var files []string
+		for _, p := range args {
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				ign, err := loadIgnore(p)
+				if err != nil {
+					return err
+				}
+				groups = append(groups, group{[]string{p}, ign})
+			} else {
+				files = append(files, p)
+			}
+		}
+		if len(files) > 0 {
+			ign, err := loadIgnore(".")
+			if err != nil {
+				return err
+			}
+			groups = append([]group{{files, ign}}, groups...)
 		}
 	}
 	verifier := &verify.Verifier{Timeout: fl.verifyTimeout, Endpoints: map[string]verify.Endpoint{}}
@@ -157,36 +219,88 @@ func runScan(ctx context.Context, e env, stdin io.Reader, ignoreSet bool, fl sca
 	if fl.noDecode {
 		opt.DecodeDepth = -1
 	}
-	if ign.HasPaths() {
-		opt.Skip = ign.Path
+	if fl.decodeBudget < 0 {
+		return usageError{errors.New("--decode-budget must not be negative")}
 	}
+	opt.DecodeBudget = fl.decodeBudget
+	// Files where some encoded text was left undecoded (more of it in one
+	// chunk than the decoding budget): said on standard error, never
+	// silently.
+	var (
+		cutMu sync.Mutex
+		cut   []string
+	)
+	opt.DecodeCut = func(name string) {
+		cutMu.Lock()
+		cut = append(cut, name)
+		cutMu.Unlock()
+	}
+	stopProgress := func() {}
 	if !fl.quiet && !fl.noProgress && (fl.progress || isTerminal(e.stderr)) {
-		stop := showProgress(e.stderr, opt.Progress, 250*time.Millisecond)
-		defer stop()
+		stopProgress = sync.OnceFunc(showProgress(e.stderr, opt.Progress, 250*time.Millisecond))
+		defer stopProgress()
 	}
 
 	d := detect.New(rules.All())
-	var findings []source.Finding
-	switch {
-	case history:
-		g := source.GitOptions{Since: fl.since, Branch: fl.branch, Staged: fl.staged}
-		if len(args) == 1 {
-			g.Dir = args[0]
+	var (
+		findings   []source.Finding
+		unreadable *source.UnreadableError
+		err        error
+	)
+	for _, g := range groups {
+		gopt := opt
+		if g.ign.HasPaths() {
+			gopt.Skip = g.ign.Path
 		}
-		findings, err = source.ScanGit(ctx, d, g, opt)
-	case stdinMode:
-		findings, err = source.ScanReader(d, stdin, "-", opt)
-	default:
-		findings, err = source.Scan(ctx, d, args, opt)
+		var found []source.Finding
+		switch {
+		case history:
+			gg := source.GitOptions{Since: fl.since, Branch: fl.branch, Staged: fl.staged}
+			if len(g.paths) == 1 {
+				gg.Dir = g.paths[0]
+			}
+			found, err = source.ScanGit(ctx, d, gg, gopt)
+		case stdinMode:
+			found, err = source.ScanReader(d, stdin, "-", gopt)
+		default:
+			found, err = source.Scan(ctx, d, g.paths, gopt)
+		}
+		// Files that could not be read do not stop the scan: the
+		// findings in the rest are reported, then the unreadable files
+		// are listed on standard error and the exit status is 2.
+		var ue *source.UnreadableError
+		if errors.As(err, &ue) {
+			if unreadable == nil {
+				unreadable = &source.UnreadableError{}
+			}
+			unreadable.Files = append(unreadable.Files, ue.Files...)
+			err = nil
+		}
+		if err != nil {
+			break
+		}
+		findings = append(findings, slices.DeleteFunc(found, func(f source.Finding) bool {
+			return g.ign.Finding(f.RuleID, f.Secret, f.Fingerprint())
+		})...)
+	}
+	if len(groups) > 1 {
+		slices.SortStableFunc(findings, func(a, b source.Finding) int {
+			return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Start, b.Start), strings.Compare(a.RuleID, b.RuleID))
+		})
+	}
+	stopProgress()
+	if len(cut) > 0 && !fl.quiet {
+		slices.Sort(cut)
+		fmt.Fprintf(e.stderr, "keyward: note: decoding was cut short in %d file(s) with more encoded text than the budget; secrets encoded there may be missed:\n", len(cut))
+		for _, name := range cut {
+			fmt.Fprintf(e.stderr, "  %s\n", source.EscapeControl(name))
+		}
 	}
 	if err != nil {
-		// Every scan error, an unreadable path above all, is exit status
-		// 2, which usageError carries.
+		// Every other scan error is exit status 2, which usageError
+		// carries.
 		return usageError{err}
 	}
-	findings = slices.DeleteFunc(findings, func(f source.Finding) bool {
-		return ign.Finding(f.RuleID, f.Secret, f.Fingerprint())
-	})
 
 	ropt := report.Options{Version: versionString(), Color: fl.reportFile == "" && colorful(e.stdout, e.getenv)}
 	if fl.verify && len(findings) > 0 {
@@ -216,6 +330,9 @@ func runScan(ctx context.Context, e env, stdin io.Reader, ignoreSet bool, fl sca
 		if _, err := e.stdout.Write(out.Bytes()); err != nil {
 			return usageError{err}
 		}
+	}
+	if unreadable != nil {
+		return usageError{unreadable}
 	}
 	if len(findings) > 0 {
 		return errFindings
@@ -274,4 +391,13 @@ func isTerminal(w io.Writer) bool {
 // neither NO_COLOR nor TERM=dumb.
 func colorful(w io.Writer, getenv func(string) string) bool {
 	return isTerminal(w) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
+}
+
+// knownRule accepts the ids a "rule:" line of an ignore file may name: a
+// scan rule's, or an audit check's (one .keywardignore serves both).
+func knownRule(id string) bool {
+	if _, ok := audit.CheckByID(id); ok {
+		return true
+	}
+	return slices.ContainsFunc(rules.All(), func(r *rules.Rule) bool { return r.ID == id })
 }

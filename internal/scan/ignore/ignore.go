@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -29,13 +30,14 @@ const DefaultFile = ".keywardignore"
 type List struct {
 	paths        []*regexp.Regexp
 	rules        map[string]bool
+	ruleLines    map[string]int // the line that names each rule
 	secrets      []*regexp.Regexp
 	fingerprints map[string]bool
 }
 
 // Parse reads an ignore file; it reports every bad line at once.
 func Parse(r io.Reader) (*List, error) {
-	l := &List{rules: map[string]bool{}, fingerprints: map[string]bool{}}
+	l := &List{rules: map[string]bool{}, ruleLines: map[string]int{}, fingerprints: map[string]bool{}}
 	var problems []string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
@@ -59,6 +61,9 @@ func Parse(r io.Reader) (*List, error) {
 			l.paths = append(l.paths, Glob(value))
 		case "rule":
 			l.rules[value] = true
+			if _, ok := l.ruleLines[value]; !ok {
+				l.ruleLines[value] = n
+			}
 		case "regex":
 			re, err := regexp.Compile(value)
 			if err != nil {
@@ -97,6 +102,30 @@ func Load(path string, optional bool) (*List, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return l, nil
+}
+
+// CheckRules reports every "rule:" line whose id known does not accept
+// (a typo silently matches nothing), naming the line.
+func (l *List) CheckRules(known func(id string) bool) error {
+	type bad struct {
+		line int
+		id   string
+	}
+	var bads []bad
+	for id, n := range l.ruleLines {
+		if !known(id) {
+			bads = append(bads, bad{n, id})
+		}
+	}
+	if len(bads) == 0 {
+		return nil
+	}
+	sort.Slice(bads, func(i, j int) bool { return bads[i].line < bads[j].line })
+	problems := make([]string, len(bads))
+	for i, b := range bads {
+		problems[i] = fmt.Sprintf("line %d: unknown rule %q", b.line, b.id)
+	}
+	return errors.New(strings.Join(problems, "; "))
 }
 
 // AddBaseline adds the fingerprints of an earlier JSON report (keyward

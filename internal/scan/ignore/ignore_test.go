@@ -106,3 +106,29 @@ func FuzzParse(f *testing.F) {
 		Glob(s)
 	})
 }
+
+func TestCheckRules(t *testing.T) {
+	known := func(id string) bool { return id == "groq-api-key" || id == "generic-secret" }
+	for _, tt := range []struct {
+		name, file, err string
+	}{
+		{"known", "rule: groq-api-key\nrule: generic-secret\n", ""},
+		{"none", "path: a/\n", ""},
+		{"typo", "# x\nrule: groq-api-key\nrule: grok-api-key\n", `line 3: unknown rule "grok-api-key"`},
+		{"several, in line order", "rule: zz\nrule: aa\nrule: zz\n", `line 1: unknown rule "zz"; line 2: unknown rule "aa"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := Parse(strings.NewReader(tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = l.CheckRules(known)
+			if (err == nil) != (tt.err == "") || err != nil && err.Error() != tt.err {
+				t.Errorf("err = %v, want %q", err, tt.err)
+			}
+		})
+	}
+	if err := (&List{}).CheckRules(known); err != nil {
+		t.Errorf("zero List: %v", err)
+	}
+}

@@ -6,7 +6,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -88,9 +87,11 @@ func writeText(w io.Writer, findings []source.Finding, opt Options) error {
 				b.WriteByte('\n')
 			}
 			files++
-			fmt.Fprintf(&b, "%s (%s)", st.style(ansiBold, f.Path), f.Exposure)
+			// File names, authors and source-map paths come from the
+			// scanned content: escaped, they cannot drive the terminal.
+			fmt.Fprintf(&b, "%s (%s)", st.style(ansiBold, esc(f.Path)), f.Exposure)
 			if c := f.Commit; c != nil {
-				fmt.Fprintf(&b, "  commit %s  %s <%s>  %s", shortHash(c.Hash), c.Author, c.Email, c.Date.UTC().Format(time.DateOnly))
+				fmt.Fprintf(&b, "  commit %s  %s <%s>  %s", esc(shortHash(c.Hash)), esc(c.Author), esc(c.Email), c.Date.UTC().Format(time.DateOnly))
 			}
 			b.WriteByte('\n')
 		}
@@ -99,12 +100,12 @@ func writeText(w io.Writer, findings []source.Finding, opt Options) error {
 		}
 		sev := severity(f)
 		fmt.Fprintf(&b, "  %d:%d  %s  %s (%s)  %s  %s", f.Line, f.Column, st.style(severityStyle(sev), fmt.Sprintf("%-8s", sev)),
-			f.Description, f.RuleID, detect.Redact(f.Secret), st.style(ansiDim, f.Fingerprint()))
+			f.Description, f.RuleID, esc(detect.Redact(f.Secret)), st.style(ansiDim, f.Fingerprint()))
 		if f.Encoding != "" {
 			fmt.Fprintf(&b, "  [%s]", f.Encoding)
 		}
 		if f.Original != "" {
-			fmt.Fprintf(&b, "  from %s", f.Original)
+			fmt.Fprintf(&b, "  from %s", esc(f.Original))
 		}
 		if v := opt.Verified[f.Fingerprint()]; v != "" {
 			fmt.Fprintf(&b, "  %s", st.style(verifiedStyle(v), v))
@@ -131,6 +132,8 @@ func writeText(w io.Writer, findings []source.Finding, opt Options) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+var esc = source.EscapeControl
 
 func verifiedStyle(v string) string {
 	if v == "active" {
@@ -202,8 +205,5 @@ func writeJSON(w io.Writer, findings []source.Finding, opt Options) error {
 		}
 		out.Findings = append(out.Findings, j)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return encodeJSON(w, out)
 }

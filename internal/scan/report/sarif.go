@@ -1,12 +1,14 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/scan/detect"
 	"github.com/keyward/keyward/internal/scan/rules"
@@ -111,10 +113,51 @@ func WriteSARIF(w io.Writer, tool Tool, rs []Rule, results []Result) error {
 		run.Results = append(run.Results, sr)
 	}
 	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
-	enc := json.NewEncoder(w)
+	return encodeJSON(w, log)
+}
+
+// encodeJSON writes v as indented JSON in which no character a terminal
+// acts on is left raw: encoding/json escapes C0 controls but not DEL, C1
+// controls (U+0080–U+009F; U+009B is a CSI) or bidirectional overrides,
+// which a hostile path or commit author could carry into a CI log.
+func encodeJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(log)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSONControls(buf.Bytes()))
+	return err
+}
+
+// escapeJSONControls rewrites the characters source.EscapeControl would
+// escape as JSON \u escapes. Outside strings JSON is plain ASCII, so only
+// string contents change, and the text still decodes to the same values.
+func escapeJSONControls(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		// C0 controls are escaped by encoding/json already, and white
+		// space between tokens must stay.
+		if r < 0x7f || r == utf8.RuneError || source.EscapeControl(string(r)) == string(r) {
+			if out != nil {
+				out = append(out, b[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		if out == nil {
+			out = append(make([]byte, 0, len(b)+16), b[:i]...)
+		}
+		out = fmt.Appendf(out, `\u%04x`, r)
+		i += n
+	}
+	if out == nil {
+		return b
+	}
+	return out
 }
 
 // artifact makes a SARIF artifact location: a relative path is relative to

@@ -157,7 +157,7 @@ func (p *patchScanner) file(path string) {
 		return
 	}
 	p.seq++
-	p.cur = &gitFile{seq: p.seq, path: path, commit: p.hdr, sc: newScanner(p.d, p.opt)}
+	p.cur = &gitFile{seq: p.seq, path: path, commit: p.hdr, sc: newScanner(p.d, p.opt, gitName(path, p.hdr))}
 	p.blobLine, p.lastLine, p.lineOpen = 1, -1, false
 	f := p.cur
 	p.st = newStream(p.buf, p.opt.Overlap, func(c chunk) {
@@ -257,4 +257,25 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// gitName names a file in a commit for DecodeCut: "path (commit 1a2b3c4d5e6f)",
+// or the path alone for staged changes.
+func gitName(path string, c *Commit) string {
+	if c == nil || c.Hash == "" {
+		return path
+	}
+	return fmt.Sprintf("%s (commit %s)", path, c.Hash[:min(len(c.Hash), 12)])
+}
+
+// GitTopLevel is the root of the work tree that holds dir (git rev-parse
+// --show-toplevel).
+func GitTopLevel(ctx context.Context, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--show-toplevel")
+	cmd.Dir = cmp.Or(dir, ".")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("not in a git work tree: %s", cmp.Or(dir, "."))
+	}
+	return strings.TrimRight(string(out), "\r\n"), nil
 }

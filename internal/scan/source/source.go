@@ -79,9 +79,15 @@ type Options struct {
 	// DecodeDepth is how many encodings (escapes, URL, base64) may be
 	// stacked on a secret (default 2; negative: decode nothing).
 	DecodeDepth int
-	// DecodeBudget is how many decoded bytes one file may produce
-	// (default 1 MiB).
+	// DecodeBudget is how many decoded bytes one chunk (ChunkSize bytes
+	// of input, with its overlap) may produce (default twice ChunkSize):
+	// memory stays bounded per chunk, and the budget grows with the input
+	// so a secret encoded late in a large bundle is decoded too.
 	DecodeBudget int
+	// DecodeCut, when set, is called (from any worker, once per file) with
+	// the name of a file where some chunk ran out of DecodeBudget, so some
+	// encoded text in it was not decoded and scanned.
+	DecodeCut func(name string)
 	// Skip, when set, leaves out the files (and directories) whose
 	// slash-separated path relative to the scanned root it accepts.
 	Skip func(rel string) bool
@@ -109,7 +115,7 @@ func (opt *Options) defaults() error {
 		opt.DecodeDepth = 2
 	}
 	if opt.DecodeBudget <= 0 {
-		opt.DecodeBudget = 1 << 20
+		opt.DecodeBudget = 2 * opt.ChunkSize
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.NumCPU()
@@ -127,34 +133,90 @@ var skippedDirs = map[string]bool{".git": true, "node_modules": true}
 
 const sniffLen = 8 << 10
 
+// FileError is a file (or directory) a scan could not read.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+// UnreadableError lists what a scan could not read. The scan went on
+// without it: Scan returns every finding it made together with this error.
+// Its message names paths and reasons only, never file content.
+type UnreadableError struct {
+	Files []FileError
+}
+
+func (e *UnreadableError) Error() string {
+	var b strings.Builder
+	if len(e.Files) == 1 {
+		b.WriteString("could not read 1 path: ")
+	} else {
+		fmt.Fprintf(&b, "could not read %d paths: ", len(e.Files))
+	}
+	for i, f := range e.Files {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", EscapeControl(f.Path), EscapeControl(f.Err.Error()))
+	}
+	return b.String()
+}
+
+// Unwrap returns the errors, so errors.Is(err, fs.ErrPermission) works.
+func (e *UnreadableError) Unwrap() []error {
+	out := make([]error, len(e.Files))
+	for i, f := range e.Files {
+		out[i] = f.Err
+	}
+	return out
+}
+
+// openFile opens a file to scan; tests replace it to inject read errors
+// (permission bits do not stop root).
+var openFile = func(path string) (io.ReadSeekCloser, error) { return os.Open(path) }
+
 // Scan walks paths (files or directories) and returns the findings ordered
-// by path and position. Unreadable paths are errors; the first one stops
-// the scan.
+// by path and position.
+//
+// A path argument that is a symbolic link is followed (to a file or a
+// directory). Inside a walked directory, a symbolic link to a file is
+// scanned under the link's path, unless its target is inside one of the
+// walked roots (it is scanned there, once) or was already scanned through
+// another link; symbolic links to directories are not followed (no loops),
+// and dangling links are skipped.
+//
+// A path or file that cannot be read does not stop the scan: Scan returns
+// the findings in everything else together with an *UnreadableError
+// listing what it could not read. Any other error (a bad option, the
+// context cancelled) comes with no findings.
 func Scan(ctx context.Context, d *detect.Detector, paths []string, opt Options) ([]Finding, error) {
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
 	workers := opt.Workers
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	// rel is the path that Classify reads: relative to the scanned root,
 	// or from the .next or out directory the root is or is inside of.
 	type job struct{ path, rel string }
 	jobs := make(chan job)
 	var (
-		mu  sync.Mutex
-		out []Finding
-		wg  sync.WaitGroup
+		mu         sync.Mutex
+		out        []Finding
+		unreadable []FileError
+		wg         sync.WaitGroup
 	)
+	fail := func(path string, err error) {
+		mu.Lock()
+		unreadable = append(unreadable, FileError{path, unwrapPathError(err)})
+		mu.Unlock()
+	}
 	for range workers {
 		wg.Go(func() {
 			buf := make([]byte, opt.ChunkSize+opt.Overlap)
 			for j := range jobs {
 				found, err := scanFile(d, j.path, buf, opt)
 				if err != nil {
-					cancel(err)
-					continue
+					fail(j.path, err)
 				}
 				exp := Classify(j.rel)
 				found = slices.DeleteFunc(found, func(f Finding) bool { return nextBuildKey(j.rel, exp, f) })
@@ -171,13 +233,67 @@ func Scan(ctx context.Context, d *detect.Detector, paths []string, opt Options) 
 		})
 	}
 
+	// The walked roots, resolved, and the files reached through links, so
+	// that a linked file is scanned once.
+	var rootDirs []string
+	for _, root := range paths {
+		if st, err := os.Stat(root); err == nil && st.IsDir() {
+			if r, err := resolve(root); err == nil {
+				rootDirs = append(rootDirs, r)
+			}
+		}
+	}
+	linked := map[string]bool{}
+	send := func(j job) error {
+		select {
+		case jobs <- j:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+
 	walkErr := func() error {
 		defer close(jobs)
 		for _, root := range paths {
+			st, err := os.Stat(root) // follows a link
+			if err != nil {
+				fail(root, err)
+				continue
+			}
+			if !st.IsDir() {
+				if !st.Mode().IsRegular() {
+					fail(root, errors.New("not a regular file or directory"))
+					continue
+				}
+				if opt.Skip != nil && opt.Skip(filepath.ToSlash(root)) {
+					continue
+				}
+				if r, err := resolve(root); err == nil {
+					if linked[r] {
+						continue
+					}
+					linked[r] = true
+				}
+				if err := send(job{root, buildPrefix(root) + filepath.ToSlash(root)}); err != nil {
+					return err
+				}
+				continue
+			}
 			prefix := buildPrefix(root)
-			err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+			walkRoot := root
+			if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				// "link/" makes WalkDir read the directory the link
+				// names; paths below stay under the link's name.
+				walkRoot = root + string(filepath.Separator)
+			}
+			err = filepath.WalkDir(walkRoot, func(path string, e fs.DirEntry, err error) error {
 				if err != nil {
-					return fmt.Errorf("read %s: %w", path, unwrapPathError(err))
+					fail(path, err)
+					if e != nil && e.IsDir() && path != walkRoot {
+						return filepath.SkipDir
+					}
+					return nil
 				}
 				rel, err := filepath.Rel(root, path)
 				if err != nil || rel == "." {
@@ -185,23 +301,22 @@ func Scan(ctx context.Context, d *detect.Detector, paths []string, opt Options) 
 				}
 				rel = filepath.ToSlash(rel)
 				if e.IsDir() {
-					if path != root && (!opt.IncludeSkippedDirs && skippedDirs[e.Name()] || opt.Skip != nil && opt.Skip(rel)) {
+					if path != walkRoot && (!opt.IncludeSkippedDirs && skippedDirs[e.Name()] || opt.Skip != nil && opt.Skip(rel)) {
 						return filepath.SkipDir
 					}
 					return nil
 				}
-				if !e.Type().IsRegular() {
-					return nil // symlinks, sockets, devices
-				}
 				if opt.Skip != nil && opt.Skip(rel) {
 					return nil
 				}
-				select {
-				case jobs <- job{path, prefix + rel}:
-					return nil
-				case <-ctx.Done():
-					return context.Cause(ctx)
+				if e.Type()&fs.ModeSymlink != 0 {
+					if !followLink(path, rootDirs, linked) {
+						return nil
+					}
+				} else if !e.Type().IsRegular() {
+					return nil // sockets, devices, pipes
 				}
+				return send(job{path, prefix + rel})
 			})
 			if err != nil {
 				return err
@@ -210,13 +325,55 @@ func Scan(ctx context.Context, d *detect.Detector, paths []string, opt Options) 
 		return nil
 	}()
 	wg.Wait()
-	if err := cmp.Or(walkErr, context.Cause(ctx)); err != nil {
+	if walkErr != nil {
+		return nil, walkErr
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Finding) int {
 		return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Start, b.Start), strings.Compare(a.RuleID, b.RuleID))
 	})
+	if len(unreadable) > 0 {
+		slices.SortFunc(unreadable, func(a, b FileError) int { return strings.Compare(a.Path, b.Path) })
+		return out, &UnreadableError{Files: unreadable}
+	}
 	return out, nil
+}
+
+// resolve is path's absolute form with every link resolved.
+func resolve(path string) (string, error) {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
+}
+
+// followLink reports whether the symbolic link at path, met in a walk,
+// should be scanned: it names a regular file (not a directory: following
+// those could loop), outside every walked root (a file inside one is
+// scanned there) and not already scanned through another link. A dangling
+// link, or a loop of links, is skipped.
+func followLink(path string, rootDirs []string, linked map[string]bool) bool {
+	st, err := os.Stat(path)
+	if err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	target, err := resolve(path)
+	if err != nil {
+		return false
+	}
+	for _, r := range rootDirs {
+		if rel, err := filepath.Rel(r, target); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return false
+		}
+	}
+	if linked[target] {
+		return false
+	}
+	linked[target] = true
+	return true
 }
 
 // unwrapPathError drops the *fs.PathError wrapper, whose message repeats
@@ -231,28 +388,29 @@ func unwrapPathError(err error) error {
 
 // scanFile scans one file in chunks (see stream), reusing buf.
 func scanFile(d *detect.Detector, path string, buf []byte, opt Options) ([]Finding, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, unwrapPathError(err))
+		return nil, unwrapPathError(err)
 	}
 	defer f.Close()
 	if !opt.IncludeBinary {
 		n, err := io.ReadFull(f, buf[:min(sniffLen, len(buf))])
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("read %s: %w", path, unwrapPathError(err))
+			return nil, unwrapPathError(err)
 		}
 		if bytes.IndexByte(buf[:n], 0) >= 0 {
 			return nil, nil
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, unwrapPathError(err))
+			return nil, unwrapPathError(err)
 		}
 	}
-	found, err := scanReader(d, f, buf, opt)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, unwrapPathError(err))
-	}
+	found, err := scanNamedReader(d, f, path, buf, opt)
 	opt.Progress.Files.Add(1)
+	if err != nil {
+		// What was read before the error is reported too.
+		return found, err
+	}
 	return found, nil
 }
 
@@ -260,7 +418,12 @@ func scanFile(d *detect.Detector, path string, buf []byte, opt Options) ([]Findi
 // ChunkSize+Overlap bytes). Offsets in the findings are stream offsets;
 // lines are counted across chunks.
 func scanReader(d *detect.Detector, r io.Reader, buf []byte, opt Options) ([]Finding, error) {
-	sc := newScanner(d, opt)
+	return scanNamedReader(d, r, "", buf, opt)
+}
+
+// scanNamedReader is scanReader for a stream that DecodeCut calls name.
+func scanNamedReader(d *detect.Detector, r io.Reader, name string, buf []byte, opt Options) ([]Finding, error) {
+	sc := newScanner(d, opt, name)
 	var out []Finding
 	st := newStream(buf, opt.Overlap, func(c chunk) {
 		for _, h := range sc.scan(c) {
@@ -276,7 +439,8 @@ func scanReader(d *detect.Detector, r io.Reader, buf []byte, opt Options) ([]Fin
 			break
 		}
 		if err != nil {
-			return nil, err
+			st.Close()
+			return out, err
 		}
 	}
 	st.Close()
@@ -289,7 +453,7 @@ func ScanReader(d *detect.Detector, r io.Reader, name string, opt Options) ([]Fi
 	if err := opt.defaults(); err != nil {
 		return nil, err
 	}
-	found, err := scanReader(d, r, make([]byte, opt.ChunkSize+opt.Overlap), opt)
+	found, err := scanNamedReader(d, r, name, make([]byte, opt.ChunkSize+opt.Overlap), opt)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -173,7 +174,8 @@ func TestBigSingleLine(t *testing.T) {
 
 func TestUnreadablePath(t *testing.T) {
 	_, err := Scan(context.Background(), det, []string{filepath.Join(t.TempDir(), "missing")}, Options{})
-	if err == nil || !strings.Contains(err.Error(), "no such file") {
+	var ue *UnreadableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -104,22 +104,26 @@ const allowMarker = "keyward:allow"
 type scanner struct {
 	d      *detect.Detector
 	decode decode.Options
-	// budget is what is left of the stream's decoding budget; chunks of
-	// one stream may be scanned concurrently.
-	budget atomic.Int64
+	// budget is how many decoded bytes each chunk may produce: memory per
+	// chunk stays bounded, and a secret late in a large file is decoded as
+	// surely as one at its start.
+	budget int64
+	// name and onCut report, once per stream, that some chunk ran out of
+	// budget; chunks of one stream may be scanned concurrently.
+	name  string
+	onCut func(name string)
+	cut   atomic.Bool
 }
 
-func newScanner(d *detect.Detector, opt Options) *scanner {
-	s := &scanner{d: d, decode: decode.Options{MaxDepth: opt.DecodeDepth}}
-	s.budget.Store(int64(opt.DecodeBudget))
-	return s
+func newScanner(d *detect.Detector, opt Options, name string) *scanner {
+	return &scanner{d: d, decode: decode.Options{MaxDepth: opt.DecodeDepth}, budget: int64(opt.DecodeBudget), name: name, onCut: opt.DecodeCut}
 }
 
 // scan returns the findings that belong to c, in stream coordinates.
 func (s *scanner) scan(c chunk) []hit {
 	var out []hit
 	add := func(f detect.Finding, enc string) {
-		if f.Start < c.from || f.Start >= c.to || allowed(c.data, f.Start, f.End) {
+		if f.Start < c.from || f.Start >= c.to || allowed(c.data, f.Start, f.End, c.base == 0, c.to == len(c.data)) {
 			return
 		}
 		if f.Line == 1 {
@@ -134,7 +138,7 @@ func (s *scanner) scan(c chunk) []hit {
 	for _, f := range raw {
 		add(f, "")
 	}
-	if s.decode.MaxDepth <= 0 || s.budget.Load() <= 0 {
+	if s.decode.MaxDepth <= 0 {
 		return out
 	}
 	seen := map[string]bool{}
@@ -142,7 +146,14 @@ func (s *scanner) scan(c chunk) []hit {
 		seen[f.RuleID+"\x00"+f.Secret] = true
 	}
 	var decoded []hit
-	for _, seg := range decode.Segments(c.data, s.decode, &s.budget) {
+	var budget atomic.Int64
+	budget.Store(s.budget)
+	segs := decode.Segments(c.data, s.decode, &budget)
+	if budget.Load() < 0 && s.cut.CompareAndSwap(false, true) && s.onCut != nil {
+		// Some encoded text in this chunk was left undecoded: say so.
+		s.onCut(s.name)
+	}
+	for _, seg := range segs {
 		for _, f := range dropGenericTwins(s.d.Scan(seg.Text)) {
 			k := f.RuleID + "\x00" + f.Secret
 			if seen[k] {
@@ -159,11 +170,26 @@ func (s *scanner) scan(c chunk) []hit {
 		return out
 	}
 	// A secret read through its encoding supersedes a piece of it that
-	// the same rule matched as written (a JWT cut short by an escape).
+	// the same rule matched as written (a JWT cut short by an escape), and
+	// a generic finding over the encoded text that holds it: a provider's
+	// key in a base64 blob assigned to API_SECRET is one Anthropic key,
+	// not also an anonymous secret.
 	out = slices.DeleteFunc(out, func(h hit) bool {
 		return slices.ContainsFunc(decoded, func(d hit) bool {
-			return d.RuleID == h.RuleID && int64(d.Start) < int64(h.End)-c.base && int64(h.Start)-c.base < int64(d.End)
+			return (d.RuleID == h.RuleID || generic(h.Finding) && !generic(d.Finding)) &&
+				int64(d.Start) < int64(h.End)-c.base && int64(h.Start)-c.base < int64(d.End)
 		})
+	})
+	// The same among decodings (one segment's generic finding, another's
+	// provider key over the same bytes), and against provider keys
+	// written as they are.
+	decoded = slices.DeleteFunc(decoded, func(d hit) bool {
+		if !generic(d.Finding) {
+			return false
+		}
+		overlaps := func(o detect.Finding) bool { return !generic(o) && o.Start < d.End && d.Start < o.End }
+		return slices.ContainsFunc(decoded, func(o hit) bool { return overlaps(o.Finding) }) ||
+			slices.ContainsFunc(raw, overlaps)
 	})
 	for _, d := range decoded {
 		add(d.Finding, d.encoding)
@@ -171,31 +197,77 @@ func (s *scanner) scan(c chunk) []hit {
 	return out
 }
 
+func generic(f detect.Finding) bool { return f.Provider == "Generic" }
+
 // position is the 1-based line and byte column of offset in data.
 func position(data []byte, offset int) (line, col int) {
 	line = bytes.Count(data[:offset], []byte{'\n'}) + 1
 	return line, offset - (bytes.LastIndexByte(data[:offset], '\n') + 1) + 1
 }
 
-// allowed reports whether the line (or, on a very long line, the 4 KiB
-// around it) that holds data[start:end] carries the allow marker.
-func allowed(data []byte, start, end int) bool {
-	const reach = 4 << 10
-	lo, hi := max(0, start-reach), min(len(data), end+reach)
-	if i := bytes.LastIndexByte(data[lo:start], '\n'); i >= 0 {
-		lo += i + 1
+// Where an allow marker counts. On an ordinary line (up to maxAllowLine
+// bytes), anywhere on the finding's line. On a longer one (a minified
+// bundle, where the line is the whole file and anything may be near), only
+// in a comment that starts within allowAfter bytes after the finding's
+// end, or as a /* keyward:allow */ comment right before it (only quotes,
+// spaces and the like in between).
+const (
+	maxAllowLine = 1 << 10
+	allowAfter   = 200
+	allowBefore  = 64
+)
+
+// allowed reports whether the finding at data[start:end] is silenced by an
+// allow marker (see maxAllowLine). first and last say whether data starts
+// and ends the stream (else a line may go on beyond it).
+func allowed(data []byte, start, end int, first, last bool) bool {
+	marker := []byte(allowMarker)
+	// The line, if it is short enough to be an ordinary one.
+	lo, hi := max(0, start-maxAllowLine), min(len(data), end+maxAllowLine)
+	i := bytes.LastIndexByte(data[lo:start], '\n')
+	j := bytes.IndexByte(data[end:hi], '\n')
+	lineStart, lineEnd := lo+i+1, end+j
+	if i < 0 {
+		lineStart = -1
+		if lo == 0 && first {
+			lineStart = 0 // the start of the data: the line is no longer than this
+		}
 	}
-	if i := bytes.IndexByte(data[end:hi], '\n'); i >= 0 {
-		hi = end + i
+	if j < 0 {
+		lineEnd = -1
+		if hi == len(data) && last {
+			lineEnd = len(data)
+		}
 	}
-	return bytes.Contains(data[lo:hi], []byte(allowMarker))
+	if lineStart >= 0 && lineEnd >= 0 && lineEnd-lineStart <= maxAllowLine {
+		return bytes.Contains(data[lineStart:lineEnd], marker)
+	}
+	// A long line: a comment just after the finding...
+	after := data[end:min(len(data), end+allowAfter+len(marker))]
+	if k := bytes.IndexByte(after, '\n'); k >= 0 {
+		after = after[:k]
+	}
+	if k := bytes.Index(after, marker); k >= 0 {
+		for _, open := range []string{"//", "/*", "#", "<!--"} {
+			if bytes.Contains(after[:k], []byte(open)) {
+				return true
+			}
+		}
+	}
+	// ...or /* keyward:allow */ right before it.
+	before := data[max(0, start-allowBefore):start]
+	if k := bytes.LastIndex(before, []byte("*/")); k >= 0 && len(bytes.Trim(before[k+2:], " \t\"'`=:,(")) == 0 {
+		if o := bytes.LastIndex(before[:k], []byte("/*")); o >= 0 && bytes.Contains(before[o:k], marker) {
+			return true
+		}
+	}
+	return false
 }
 
 // dropGenericTwins drops a generic rule's finding where a provider's rule
 // found a secret overlapping it: `apiKey: "sk-proj-…"` is one OpenAI key,
 // not also an anonymous secret. fs is sorted by start.
 func dropGenericTwins(fs []detect.Finding) []detect.Finding {
-	generic := func(f detect.Finding) bool { return f.Provider == "Generic" }
 	out := fs[:0:0]
 	for i, f := range fs {
 		if generic(f) && slices.ContainsFunc(fs, func(o detect.Finding) bool {

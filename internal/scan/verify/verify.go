@@ -6,11 +6,15 @@
 package verify
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,10 +27,11 @@ type Status string
 const (
 	// Active: the provider accepted the key.
 	Active Status = "active"
-	// Inactive: the provider refused it (401 or 403).
+	// Inactive: the provider refused it (401 or 403, or the endpoint's
+	// own sign, such as Slack's {"ok": false, "error": "invalid_auth"}).
 	Inactive Status = "inactive"
 	// Unknown: no endpoint for the rule, a timeout, a network error, or
-	// any other answer (429, 5xx).
+	// any other answer (429, 5xx, a 2xx that is not the provider's).
 	Unknown Status = "unknown"
 )
 
@@ -37,18 +42,128 @@ type Endpoint struct {
 	Header string // default "Authorization"
 	Prefix string // "Bearer " when Header is Authorization and Prefix is empty
 	Extra  map[string]string
+	// Check reads the answer (status and up to 64 KiB of body); nil is
+	// DefaultCheck. Some providers answer a bad key with 200 and the
+	// error in the body (Slack), or a good one with 401 or 403 when it
+	// lacks a permission: those endpoints have their own.
+	Check func(status int, body []byte) Status
+}
+
+// DefaultCheck: a 2xx answer with a JSON body is Active (an HTML page, a
+// proxy's or a captive portal's, proves nothing), 401 and 403 are Inactive,
+// anything else Unknown.
+func DefaultCheck(status int, body []byte) Status {
+	switch {
+	case status >= 200 && status < 300:
+		if isJSON(body) {
+			return Active
+		}
+		return Unknown
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return Inactive
+	}
+	return Unknown
+}
+
+func isJSON(body []byte) bool {
+	body = bytes.TrimSpace(body)
+	return len(body) > 0 && (body[0] == '{' || body[0] == '[') && json.Valid(body)
+}
+
+// slackCheck: Slack's Web API answers 200 to everything; {"ok": true}
+// means the token works, an authentication error in "error" that it does
+// not (https://api.slack.com/methods/auth.test).
+func slackCheck(status int, body []byte) Status {
+	if status < 200 || status >= 300 {
+		return DefaultCheck(status, body)
+	}
+	var r struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &r) != nil {
+		return Unknown
+	}
+	switch {
+	case r.OK:
+		return Active
+	case slices.Contains([]string{"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}, r.Error):
+		return Inactive
+	}
+	return Unknown // ratelimited, internal_error, …
+}
+
+// xaiCheck: GET /v1/api-key describes the key, and answers 200 for one
+// that is disabled or blocked (or whose team is).
+func xaiCheck(status int, body []byte) Status {
+	if status < 200 || status >= 300 {
+		return DefaultCheck(status, body)
+	}
+	var r struct {
+		Blocked     *bool `json:"api_key_blocked"`
+		Disabled    *bool `json:"api_key_disabled"`
+		TeamBlocked *bool `json:"team_blocked"`
+	}
+	if json.Unmarshal(body, &r) != nil || r.Blocked == nil && r.Disabled == nil {
+		return Unknown
+	}
+	if r.Blocked != nil && *r.Blocked || r.Disabled != nil && *r.Disabled || r.TeamBlocked != nil && *r.TeamBlocked {
+		return Inactive
+	}
+	return Active
+}
+
+// clerkCheck: GET /v1/users/count answers {"object": "total_count", …}
+// to a valid secret key only.
+func clerkCheck(status int, body []byte) Status {
+	if status < 200 || status >= 300 {
+		return DefaultCheck(status, body)
+	}
+	var r struct {
+		Object string `json:"object"`
+	}
+	if json.Unmarshal(body, &r) == nil && r.Object == "total_count" {
+		return Active
+	}
+	return Unknown
+}
+
+// bodyHas returns a check that reads a status answered with a body
+// holding marker as st, and everything else as DefaultCheck does: a key
+// refused for a missing permission (not for being invalid) still works.
+func bodyHas(code int, marker string, st Status) func(int, []byte) Status {
+	return func(status int, body []byte) Status {
+		if status == code && bytes.Contains(body, []byte(marker)) {
+			return st
+		}
+		return DefaultCheck(status, body)
+	}
+}
+
+// googleCheck: an invalid key is 400 API_KEY_INVALID, not 401.
+var googleCheck = bodyHas(http.StatusBadRequest, "API_KEY_INVALID", Inactive)
+
+// stripeCheck: Stripe answers an invalid key with 401, and a restricted
+// key without the permission with 403: that key works.
+func stripeCheck(status int, body []byte) Status {
+	if status == http.StatusForbidden {
+		return Active
+	}
+	return DefaultCheck(status, body)
 }
 
 // Endpoints lists the default endpoint per rule id: each is a cheap, free,
 // read-only call that needs a valid key.
 var Endpoints = map[string]Endpoint{
-	"openai-api-key":          {URL: "https://api.openai.com/v1/models"},
+	// A restricted OpenAI key without the models scope gets 403
+	// "Missing scopes".
+	"openai-api-key":          {URL: "https://api.openai.com/v1/models", Check: bodyHas(http.StatusForbidden, "issing scopes", Active)},
 	"openai-admin-key":        {URL: "https://api.openai.com/v1/organization/projects?limit=1"},
 	"anthropic-api-key":       {URL: "https://api.anthropic.com/v1/models?limit=1", Header: "x-api-key", Extra: map[string]string{"anthropic-version": "2023-06-01"}},
 	"anthropic-admin-key":     {URL: "https://api.anthropic.com/v1/organizations/users?limit=1", Header: "x-api-key", Extra: map[string]string{"anthropic-version": "2023-06-01"}},
-	"google-api-key":          {URL: "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1", Header: "x-goog-api-key"},
+	"google-api-key":          {URL: "https://generativelanguage.googleapis.com/v1beta/models?pageSize=1", Header: "x-goog-api-key", Check: googleCheck},
 	"groq-api-key":            {URL: "https://api.groq.com/openai/v1/models"},
-	"xai-api-key":             {URL: "https://api.x.ai/v1/api-key"},
+	"xai-api-key":             {URL: "https://api.x.ai/v1/api-key", Check: xaiCheck},
 	"huggingface-token":       {URL: "https://huggingface.co/api/whoami-v2"},
 	"openrouter-api-key":      {URL: "https://openrouter.ai/api/v1/key"},
 	"replicate-api-token":     {URL: "https://api.replicate.com/v1/account"},
@@ -59,18 +174,23 @@ var Endpoints = map[string]Endpoint{
 	"fireworks-api-key":       {URL: "https://api.fireworks.ai/inference/v1/models"},
 	"cerebras-api-key":        {URL: "https://api.cerebras.ai/v1/models"},
 	"cohere-api-key":          {URL: "https://api.cohere.com/v1/models?page_size=1"},
-	"elevenlabs-api-key":      {URL: "https://api.elevenlabs.io/v1/user", Header: "xi-api-key"},
+	// A scoped ElevenLabs key without user_read gets 401
+	// "missing_permissions".
+	"elevenlabs-api-key":      {URL: "https://api.elevenlabs.io/v1/user", Header: "xi-api-key", Check: bodyHas(http.StatusUnauthorized, "missing_permissions", Active)},
 	"pinecone-api-key":        {URL: "https://api.pinecone.io/indexes", Header: "Api-Key"},
-	"stripe-secret-key":       {URL: "https://api.stripe.com/v1/balance"},
-	"stripe-test-key":         {URL: "https://api.stripe.com/v1/balance"},
+	"stripe-secret-key":       {URL: "https://api.stripe.com/v1/balance", Check: stripeCheck},
+	"stripe-test-key":         {URL: "https://api.stripe.com/v1/balance", Check: stripeCheck},
 	"github-token":            {URL: "https://api.github.com/user"},
 	"github-fine-grained-pat": {URL: "https://api.github.com/user"},
-	"resend-api-key":          {URL: "https://api.resend.com/domains"},
-	"sendgrid-api-key":        {URL: "https://api.sendgrid.com/v3/scopes"},
-	"slack-bot-token":         {URL: "https://slack.com/api/auth.test"},
-	"slack-user-token":        {URL: "https://slack.com/api/auth.test"},
-	"clerk-secret-key":        {URL: "https://api.clerk.com/v1/jwks"},
-	"clerk-test-secret-key":   {URL: "https://api.clerk.com/v1/jwks"},
+	// A sending-only Resend key gets 401 "restricted_api_key".
+	"resend-api-key":   {URL: "https://api.resend.com/domains", Check: bodyHas(http.StatusUnauthorized, "restricted_api_key", Active)},
+	"sendgrid-api-key": {URL: "https://api.sendgrid.com/v3/scopes"},
+	"slack-bot-token":  {URL: "https://slack.com/api/auth.test", Check: slackCheck},
+	"slack-user-token": {URL: "https://slack.com/api/auth.test", Check: slackCheck},
+	// Not /v1/jwks: an instance's public keys are no proof that the
+	// secret key works.
+	"clerk-secret-key":      {URL: "https://api.clerk.com/v1/users/count", Check: clerkCheck},
+	"clerk-test-secret-key": {URL: "https://api.clerk.com/v1/users/count", Check: clerkCheck},
 }
 
 // Verifier checks keys. The zero value uses Endpoints, a 5 s timeout and
@@ -166,14 +286,16 @@ func (v *Verifier) check(ctx context.Context, k Key) Status {
 	if err != nil {
 		return Unknown
 	}
-	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-		return Active
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return Inactive
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return Unknown
 	}
-	return Unknown
+	check := e.Check
+	if check == nil {
+		check = DefaultCheck
+	}
+	return check(resp.StatusCode, body)
 }
 
 // allowedURL keeps keys on TLS, except to a loopback address (a local

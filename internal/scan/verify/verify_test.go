@@ -27,7 +27,8 @@ func TestCheck(t *testing.T) {
 		}
 		switch key {
 		case "Bearer good":
-			w.WriteHeader(http.StatusOK)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"data":[]}`))
 		case "Bearer revoked":
 			w.WriteHeader(http.StatusUnauthorized)
 		case "Bearer slow":
@@ -91,5 +92,67 @@ func TestDefaults(t *testing.T) {
 		if !allowedURL(e.URL) || e.URL[:8] != "https://" {
 			t.Errorf("%s: %s", rule, e.URL)
 		}
+	}
+}
+
+// TestCheckResponses: each endpoint's answer is read as its provider means
+// it. Slack answers 200 {"ok":false} to a bad token; xAI 200 for a
+// disabled key; a 2xx HTML page (a proxy's) proves nothing; a key refused
+// for a missing permission works.
+func TestCheckResponses(t *testing.T) {
+	type answer struct {
+		status int
+		body   string
+	}
+	for _, tt := range []struct {
+		rule string
+		ans  answer
+		want Status
+	}{
+		{"slack-bot-token", answer{200, `{"ok":true,"url":"https://x.slack.com/","team":"x","user":"bot"}`}, Active},
+		{"slack-bot-token", answer{200, `{"ok":false,"error":"invalid_auth"}`}, Inactive},
+		{"slack-user-token", answer{200, `{"ok":false,"error":"token_revoked"}`}, Inactive},
+		{"slack-user-token", answer{200, `{"ok":false,"error":"account_inactive"}`}, Inactive},
+		{"slack-bot-token", answer{200, `{"ok":false,"error":"ratelimited"}`}, Unknown},
+		{"slack-bot-token", answer{200, `<html>login</html>`}, Unknown},
+		{"slack-bot-token", answer{429, ``}, Unknown},
+		{"clerk-secret-key", answer{200, `{"object":"total_count","total_count":3}`}, Active},
+		{"clerk-secret-key", answer{200, `{"keys":[]}`}, Unknown},
+		{"clerk-test-secret-key", answer{401, `{"errors":[{"code":"authentication_invalid"}]}`}, Inactive},
+		{"xai-api-key", answer{200, `{"api_key_blocked":false,"api_key_disabled":false,"team_blocked":false}`}, Active},
+		{"xai-api-key", answer{200, `{"api_key_blocked":false,"api_key_disabled":true,"team_blocked":false}`}, Inactive},
+		{"xai-api-key", answer{200, `{"api_key_blocked":false,"api_key_disabled":false,"team_blocked":true}`}, Inactive},
+		{"xai-api-key", answer{200, `{}`}, Unknown},
+		{"openai-api-key", answer{200, `{"object":"list","data":[]}`}, Active},
+		{"openai-api-key", answer{200, `<!doctype html><title>Sign in to the proxy</title>`}, Unknown},
+		{"openai-api-key", answer{200, ``}, Unknown},
+		{"openai-api-key", answer{401, `{"error":{"code":"invalid_api_key"}}`}, Inactive},
+		{"openai-api-key", answer{403, `{"error":{"message":"You have insufficient permissions for this operation. Missing scopes: api.model.read."}}`}, Active},
+		{"google-api-key", answer{400, `{"error":{"status":"INVALID_ARGUMENT","details":[{"reason":"API_KEY_INVALID"}]}}`}, Inactive},
+		{"google-api-key", answer{400, `{"error":{"status":"INVALID_ARGUMENT"}}`}, Unknown},
+		{"stripe-secret-key", answer{403, `{"error":{"type":"invalid_request_error"}}`}, Active},
+		{"stripe-secret-key", answer{401, `{"error":{"message":"Invalid API Key provided"}}`}, Inactive},
+		{"resend-api-key", answer{401, `{"name":"restricted_api_key","message":"This API key is restricted to only send emails"}`}, Active},
+		{"resend-api-key", answer{401, `{"name":"missing_api_key"}`}, Inactive},
+		{"elevenlabs-api-key", answer{401, `{"detail":{"status":"missing_permissions"}}`}, Active},
+		{"elevenlabs-api-key", answer{401, `{"detail":{"status":"invalid_api_key"}}`}, Inactive},
+		{"github-token", answer{200, `{"login":"x"}`}, Active},
+		{"huggingface-token", answer{500, `{}`}, Unknown},
+	} {
+		t.Run(tt.rule+"/"+tt.ans.body, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.ans.status)
+				w.Write([]byte(tt.ans.body))
+			}))
+			defer srv.Close()
+			_, e, err := ParseEndpoint(tt.rule + "=" + srv.URL + "/check")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := &Verifier{Timeout: time.Second, Endpoints: map[string]Endpoint{tt.rule: e}}
+			if got := v.Check(context.Background(), []Key{{tt.rule, "k"}})[0]; got != tt.want {
+				t.Errorf("%d %s: %s, want %s", tt.ans.status, tt.ans.body, got, tt.want)
+			}
+		})
 	}
 }
