@@ -3,9 +3,12 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/secret"
@@ -47,6 +50,9 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 				}
 			}
 			fmt.Fprintf(e.stdout, "%s: OK (%d providers, %d models, %d client keys)\n", p, len(cfg.Providers), len(cfg.Models), len(cfg.Clients.Keys))
+			for _, w := range priceWarnings(cfg) {
+				fmt.Fprintln(e.stderr, "warning:", w)
+			}
 			return nil
 		},
 	}
@@ -54,4 +60,39 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 	check.Flags().BoolVar(&noSecrets, "no-secrets", false, "do not resolve env:/file: references")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// priceWarnings names the targets without a price: under a plan's spend
+// cap they are refused (usage.unpriced: deny), elsewhere they are recorded
+// at zero cost. The mock provider is free.
+func priceWarnings(cfg config.Config) []string {
+	prices := budget.NewPrices(cfg.Pricing)
+	mock := map[string]bool{}
+	for _, pr := range cfg.Providers {
+		mock[pr.Name] = pr.Kind == config.KindMock
+	}
+	var out []string
+	for _, m := range cfg.Models {
+		for _, t := range m.Targets {
+			if mock[t.Provider] {
+				continue
+			}
+			if _, ok := prices.Lookup(t.Model, m.Name); ok {
+				continue
+			}
+			var capped []string
+			for _, pl := range cfg.Plans {
+				if pl.Spend != nil && (pl.Spend.DailyUSD > 0 || pl.Spend.MonthlyUSD > 0) && (len(pl.Models) == 0 || slices.Contains(pl.Models, m.Name)) {
+					capped = append(capped, pl.Name)
+				}
+			}
+			switch {
+			case len(capped) > 0 && cfg.Usage.Unpriced == config.UnpricedDeny:
+				out = append(out, fmt.Sprintf("model %q: %s/%s has no price, so plans with a spend cap (%s) are refused it; add it under pricing:", m.Name, t.Provider, t.Model, strings.Join(capped, ", ")))
+			default:
+				out = append(out, fmt.Sprintf("model %q: %s/%s has no price; its usage is recorded at zero cost (add it under pricing:)", m.Name, t.Provider, t.Model))
+			}
+		}
+	}
+	return out
 }

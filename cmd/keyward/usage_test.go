@@ -119,3 +119,36 @@ func TestBudgetsCommands(t *testing.T) {
 		t.Fatalf("deleted budget listed: %s", out)
 	}
 }
+
+func TestConfigCheckPriceWarnings(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `providers:
+  - {name: m, kind: mock}
+  - {name: oa, kind: openai, keys: [env:K]}
+models:
+  - {name: fast, targets: [{provider: m, model: x}]}
+  - {name: mini, targets: [{provider: oa, model: gpt-4.1-mini-2025-04-14}]}
+  - {name: tuned, targets: [{provider: oa, model: ft:gpt-4.1-mini:acme}]}
+  - {name: other, targets: [{provider: oa, model: my-private-model}]}
+clients: {keys: [env:C]}
+plans:
+  - {name: paid, models: [mini, tuned], spend: {daily_usd: 1}}
+`
+	os.WriteFile(filepath.Join(dir, "k.yaml"), []byte(cfg), 0o600)
+	var out, errb strings.Builder
+	env := map[string]string{"K": "provider-key-000001", "C": "client-key-0000001"}
+	if err := run(context.Background(), []string{"config", "check", "--config", filepath.Join(dir, "k.yaml")}, func(k string) string { return env[k] }, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	for _, want := range []string{
+		`model "tuned": oa/ft:gpt-4.1-mini:acme has no price, so plans with a spend cap (paid) are refused it`,
+		`model "other": oa/my-private-model has no price; its usage is recorded at zero cost`,
+	} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, errb.String())
+		}
+	}
+	if strings.Contains(errb.String(), `"mini"`) || strings.Contains(errb.String(), `"fast"`) {
+		t.Errorf("priced or mock models warned about:\n%s", errb.String())
+	}
+}
