@@ -327,7 +327,8 @@ func (a *admission) settle(r *http.Request, req *policy.Request, targets []gatew
 	}
 	if priced {
 		cost = price.Cost(tok)
-	} else if info.snap.Prices.WarnOnce(pi.Provider + "/" + pi.TargetModel) {
+	} else if pv := info.snap.Providers[pi.Provider]; (pv == nil || pv.Kind != config.KindMock) && info.snap.Prices.WarnOnce(pi.Provider+"/"+pi.TargetModel) {
+		// (The mock provider is free: no warning for it.)
 		a.d.Logger.Warn("model has no price; its usage is recorded at zero cost (add it under pricing:)", "provider", pi.Provider, "model", pi.TargetModel)
 	}
 	if a.res != nil {
