@@ -537,9 +537,13 @@ func TestBudgets(t *testing.T) {
 // logged once.
 func TestUnpricedModel(t *testing.T) {
 	h := newMeteredHarness(t, "    spend: {monthly_usd: 1}\n", nil)
-	r := h.do("POST", "/v1/chat/completions", `{"model":"unpriced","messages":[]}`)
+	r := h.do("POST", "/v1/chat/completions", `{"model":"unpriced-real","messages":[]}`)
 	if r.status != 403 || r.errorCode() != "model_not_priced" {
 		t.Fatalf("capped: %d %s", r.status, r.body)
+	}
+	// The mock provider is free, priced or not.
+	if r := h.do("POST", "/v1/chat/completions", `{"model":"unpriced","messages":[]}`); r.status != 200 {
+		t.Fatalf("capped mock: %d %s", r.status, r.body)
 	}
 	up := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -710,7 +714,7 @@ func TestCanarySweepLimits(t *testing.T) {
 		cred, path, body string
 	}{
 		{canaryClient, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},                                       // concurrency
-		{vk, "/v1/chat/completions", `{"model":"unpriced","messages":[]}`},                                                            // unpriced under a cap
+		{vk, "/v1/chat/completions", `{"model":"unpriced-real","messages":[]}`},                                                       // unpriced under a cap
 		{vk, "/v1/responses", `{"model":"fast","input":"x","previous_response_id":"resp_1"}`},                                         // unbounded under a cap
 		{vk, "/v1/chat/completions", `{"model":"fast","messages":[{"role":"user","content":"` + strings.Repeat("x", 60_000) + `"}]}`}, // over the budget reservation
 		{vk, "/v1/chat/completions", `{"model":"real","messages":[]}`},

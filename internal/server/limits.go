@@ -228,8 +228,8 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 	for _, t := range targets {
 		p, ok := snap.Prices.Lookup(t.Model, req.Model)
 		if !ok {
-			if snap.Config.Usage.Unpriced == config.UnpricedZero {
-				continue
+			if snap.Config.Usage.Unpriced == config.UnpricedZero || t.Provider.Kind == config.KindMock {
+				continue // free (the mock is, unless priced in pricing:)
 			}
 			d.Metrics.BudgetRejected("unpriced", "")
 			fail(w, r, apierr.ModelNotPriced, fmt.Sprintf("The model %q has no price configured, and a spend cap applies; add it under pricing:.", info.model), t.Provider.Name+"/"+t.Model)
