@@ -380,10 +380,7 @@ func (d Deps) putUser(w http.ResponseWriter, r *http.Request) {
 		d.internal(w, err)
 		return
 	}
-	if err := d.Audit.AppendEvent(r.Context(), store.Event{Kind: "user.updated", Actor: actorOf(r), Subject: id,
-		Detail: fmt.Sprintf("plan=%q disabled=%v", req.Plan, req.Disabled)}); err != nil {
-		d.Logger.Error("audit event lost", "err", err)
-	}
+	d.auditEvent(r, "user.updated", id, fmt.Sprintf("plan=%q disabled=%v", req.Plan, req.Disabled))
 	u, err := d.Users.User(r.Context(), id)
 	if err != nil {
 		d.internal(w, err)

@@ -180,6 +180,7 @@ func (d Deps) deleteBudget(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// auditEvent records what an admin did; a lost event is logged.
 func (d Deps) auditEvent(r *http.Request, kind, subject, detail string) {
 	if d.Audit == nil {
 		return

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyward/keyward/internal/scan/report"
 	"github.com/keyward/keyward/internal/scan/rules"
 )
 
@@ -232,7 +233,7 @@ func (a *auditor) finish() []Finding {
 		out = append(out, f)
 	}
 	for k, n := range more {
-		out[first[k]].Message += fmt.Sprintf(" (and %s in this file)", plural(n, "more place"))
+		out[first[k]].Message += fmt.Sprintf(" (and %s in this file)", report.Plural(n, "more place"))
 	}
 	return out
 }

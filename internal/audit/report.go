@@ -98,7 +98,7 @@ func writeText(w io.Writer, r Result) error {
 	if len(r.Apps) == 0 {
 		b.WriteString("No Next.js app found (no package.json depending on next).\n")
 	} else {
-		fmt.Fprintf(&b, "Audited %s: %s\n\n", plural(len(r.Apps), "Next.js app"), strings.Join(r.Apps, ", "))
+		fmt.Fprintf(&b, "Audited %s: %s\n\n", report.Plural(len(r.Apps), "Next.js app"), strings.Join(r.Apps, ", "))
 	}
 	if len(r.Findings) == 0 && len(r.Apps) > 0 {
 		b.WriteString("No problems found.\n")
@@ -126,20 +126,13 @@ func writeText(w io.Writer, r Result) error {
 				parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 			}
 		}
-		fmt.Fprintf(&b, "\n%s (%s).\n", plural(len(r.Findings), "problem"), strings.Join(parts, ", "))
+		fmt.Fprintf(&b, "\n%s (%s).\n", report.Plural(len(r.Findings), "problem"), strings.Join(parts, ", "))
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // jsonFinding is one finding in the JSON report; its field names are a

@@ -832,6 +832,10 @@ func TestStreamsNeverFree(t *testing.T) {
 			if rec.Metered != tt.metered || rec.CostMicros <= 0 || rec.Input <= 0 || rec.Output < tt.minOut || (tt.exactOut > 0 && rec.Output != tt.exactOut) {
 				t.Fatalf("record %+v", rec)
 			}
+			// The estimate's warnings and the stream-error lines join the
+			// canary sweep: no provider key in the log.
+			assertNoCanary(t, "log", h.logs.String())
+			assertNoCanary(t, "response", r.body+fmt.Sprint(r.header))
 		})
 	}
 	// An error before any output costs nothing.

@@ -45,6 +45,8 @@ type reqInfo struct {
 	// model as requested (a metrics label only when configured).
 	route    string
 	rawModel string
+	// clientIP is the caller's address (trusted proxies resolved).
+	clientIP string
 	// usage and cost are what a forwarded request used.
 	usage usage.Tokens
 	cost  int64
@@ -117,6 +119,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 		snap := infoOf(r.Context()).snap
 		info := infoOf(r.Context())
 		ip := clientIP(r)
+		info.clientIP = ip
 		if blocked, until := d.Failures.Blocked(ip); blocked {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Until(until).Seconds()+0.999))))
 			fail(w, r, apierr.RateLimited, "Too many failed authentications from this address; retry later.", "auth failures")

@@ -89,7 +89,7 @@ func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request,
 	a := &admission{d: d, started: time.Now()}
 	ctx := r.Context()
 	now := a.started
-	subs := subjects(info.principal, clientIP(r))
+	subs := subjects(info.principal, info.clientIP)
 
 	if plan != nil {
 		if !a.limitRequests(w, r, plan, subs, now) || !a.limitTokens(w, r, plan, subs, req, now) {
@@ -136,25 +136,12 @@ func (a *admission) limitRequests(w http.ResponseWriter, r *http.Request, plan *
 		if lim.limit.Rate <= 0 {
 			continue
 		}
-		for _, s := range subs {
-			key := lim.name + ":" + plan.Name + ":" + s
-			dec, err := a.d.Limiter.Allow(r.Context(), key, lim.limit, 1, now)
-			if err != nil {
-				a.d.limiterFailed(w, r, err)
-				return false
-			}
-			if !dec.Allowed {
-				a.d.Metrics.LimitRejected(lim.name)
-				setRateHeaders(w, "Requests", dec)
-				setRetryAfter(w, dec.RetryAfter)
-				fail(w, r, apierr.RequestsLimited, fmt.Sprintf("Request limit reached: %d requests per %s on plan %q.", dec.Limit, lim.per, plan.Name), lim.name)
-				return false
-			}
-			a.requests = append(a.requests, taken{key, lim.limit, 1})
-			if tightest == nil || dec.Remaining < tightest.Remaining {
-				dc := dec
-				tightest = &dc
-			}
+		refused, err := a.take(r.Context(), lim.name+":"+plan.Name, lim.limit, 1, subs, now, &a.requests, &tightest)
+		if !a.answer(w, r, err, refused, "Requests", lim.name, apierr.RequestsLimited,
+			func(d ratelimit.Decision) string {
+				return fmt.Sprintf("Request limit reached: %d requests per %s on plan %q.", d.Limit, lim.per, plan.Name)
+			}) {
+			return false
 		}
 	}
 	if tightest != nil {
@@ -172,32 +159,62 @@ func (a *admission) limitTokens(w http.ResponseWriter, r *http.Request, plan *co
 	if plan.TPM <= 0 {
 		return true
 	}
-	limit := ratelimit.PerMinute(plan.TPM)
 	est := usage.EstimateInput(req.PromptChars) + int64(req.OutputTokens)*int64(max(req.Choices, 1))
 	a.estimate = int(min(est, int64(plan.TPM)))
 	var tightest *ratelimit.Decision
-	for _, s := range subs {
-		key := "tpm:" + plan.Name + ":" + s
-		dec, err := a.d.Limiter.Allow(r.Context(), key, limit, a.estimate, now)
-		if err != nil {
-			a.d.limiterFailed(w, r, err)
-			return false
-		}
-		if !dec.Allowed {
-			a.d.Metrics.LimitRejected("tpm")
-			setRateHeaders(w, "Tokens", dec)
-			setRetryAfter(w, dec.RetryAfter)
-			fail(w, r, apierr.TokensLimited, fmt.Sprintf("Token limit reached: %d tokens per minute on plan %q; this request may use up to %d.", plan.TPM, plan.Name, a.estimate), "tpm")
-			return false
-		}
-		a.tokens = append(a.tokens, taken{key, limit, a.estimate})
-		if tightest == nil || dec.Remaining < tightest.Remaining {
-			dc := dec
-			tightest = &dc
-		}
+	refused, err := a.take(r.Context(), "tpm:"+plan.Name, ratelimit.PerMinute(plan.TPM), a.estimate, subs, now, &a.tokens, &tightest)
+	if !a.answer(w, r, err, refused, "Tokens", "tpm", apierr.TokensLimited,
+		func(ratelimit.Decision) string {
+			return fmt.Sprintf("Token limit reached: %d tokens per minute on plan %q; this request may use up to %d.", plan.TPM, plan.Name, a.estimate)
+		}) {
+		return false
 	}
 	if tightest != nil {
 		setRateHeaders(w, "Tokens", *tightest)
+	}
+	return true
+}
+
+// take takes cost units of limit from every subject, under keys
+// prefix:subject. It stops at the first refusal and returns its decision;
+// the units taken so far are appended to got (to be given back or
+// reconciled), and tightest tracks the allowed decision with the least
+// left, for the x-ratelimit headers.
+func (a *admission) take(ctx context.Context, prefix string, limit ratelimit.Limit, cost int, subs []string, now time.Time,
+	got *[]taken, tightest **ratelimit.Decision) (*ratelimit.Decision, error) {
+	for _, s := range subs {
+		key := prefix + ":" + s
+		dec, err := a.d.Limiter.Allow(ctx, key, limit, cost, now)
+		if err != nil {
+			return nil, err
+		}
+		if !dec.Allowed {
+			return &dec, nil
+		}
+		*got = append(*got, taken{key, limit, cost})
+		if *tightest == nil || dec.Remaining < (*tightest).Remaining {
+			*tightest = &dec
+		}
+	}
+	return nil, nil
+}
+
+// answer reports whether take let the request through; otherwise it
+// answers the refusal — a limiter failure with 503, a limit with 429, its
+// x-ratelimit-*-kind headers, Retry-After and message — and counts it as
+// metric.
+func (a *admission) answer(w http.ResponseWriter, r *http.Request, err error, refused *ratelimit.Decision, kind, metric string,
+	code apierr.Code, message func(ratelimit.Decision) string) bool {
+	switch {
+	case err != nil:
+		a.d.limiterFailed(w, r, err)
+		return false
+	case refused != nil:
+		a.d.Metrics.LimitRejected(metric)
+		setRateHeaders(w, kind, *refused)
+		setRetryAfter(w, refused.RetryAfter)
+		fail(w, r, code, message(*refused), metric)
+		return false
 	}
 	return true
 }

@@ -28,12 +28,3 @@ func (t Tokens) InputTotal() int64 { return t.Input + t.CachedInput + t.CacheWri
 
 // Total is all tokens, input and output.
 func (t Tokens) Total() int64 { return t.InputTotal() + t.Output }
-
-// Add returns the sum of two counts.
-func (t Tokens) Add(o Tokens) Tokens {
-	return Tokens{
-		Input: t.Input + o.Input, CachedInput: t.CachedInput + o.CachedInput,
-		CacheWrite: t.CacheWrite + o.CacheWrite, CacheWriteLong: t.CacheWriteLong + o.CacheWriteLong, Output: t.Output + o.Output,
-		Reasoning: t.Reasoning + o.Reasoning,
-	}
-}

@@ -113,7 +113,7 @@ func writeText(w io.Writer, findings []source.Finding, opt Options) error {
 		b.WriteByte('\n')
 	}
 	if len(findings) > 0 {
-		where := plural(files, "file")
+		where := Plural(files, "file")
 		commits := map[string]bool{}
 		for _, f := range findings {
 			if f.Commit != nil {
@@ -121,9 +121,9 @@ func writeText(w io.Writer, findings []source.Finding, opt Options) error {
 			}
 		}
 		if len(commits) > 0 {
-			where += " of " + plural(len(commits), "commit")
+			where += " of " + Plural(len(commits), "commit")
 		}
-		fmt.Fprintf(&b, "\n%s in %s", plural(len(findings), "secret"), where)
+		fmt.Fprintf(&b, "\n%s in %s", Plural(len(findings), "secret"), where)
 		if client > 0 {
 			fmt.Fprintf(&b, ", %s", st.style(ansiBold+ansiRed, fmt.Sprintf("%d sent to browsers", client)))
 		}
@@ -153,7 +153,8 @@ func severity(f source.Finding) string {
 	return string(f.Severity)
 }
 
-func plural(n int, what string) string {
+// Plural counts things in words: "1 file", "3 files".
+func Plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
 	}
