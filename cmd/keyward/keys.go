@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -15,17 +16,25 @@ import (
 	"github.com/keyward/keyward/internal/admin"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/operator"
+	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/store/sqlite"
 )
 
-// keyEnv is what the key commands share: the configuration, the store and
-// the key manager.
+// keyEnv is what the key commands share: the configuration, the store,
+// the key manager and the operator services.
 type keyEnv struct {
-	cfg  config.Config
-	db   *sqlite.DB
-	keys *auth.Keys
+	cfg     config.Config
+	db      *sqlite.DB
+	keys    *auth.Keys
+	users   *operator.Users
+	budgets *operator.Budgets
+	// secrets holds the configured secrets this process could load, so
+	// that an input that would be stored and shown again is refused when
+	// it holds one.
+	secrets operator.Secrets
 }
 
 func openKeys(ctx context.Context, e env, cfgFlag string) (*keyEnv, error) {
@@ -34,11 +43,12 @@ func openKeys(ctx context.Context, e env, cfgFlag string) (*keyEnv, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	loader := secret.Loader{Getenv: e.getenv, BaseDir: filepath.Dir(path)}
 	var pepper secret.Secret
 	if cfg.Auth.Pepper != "" {
 		ref, err := secret.ParseRef(string(cfg.Auth.Pepper))
 		if err == nil {
-			pepper, err = secret.Loader{Getenv: e.getenv, BaseDir: filepath.Dir(path)}.Load(ref)
+			pepper, err = loader.Load(ref)
 		}
 		if err != nil {
 			return nil, usageError{fmt.Errorf("auth.pepper: %w", err)}
@@ -48,7 +58,50 @@ func openKeys(ctx context.Context, e env, cfgFlag string) (*keyEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &keyEnv{cfg: cfg, db: db, keys: auth.NewKeys(db, auth.KeysOptions{Pepper: pepper})}, nil
+	ke := &keyEnv{cfg: cfg, db: db, secrets: loadSecrets(cfg, loader)}
+	log := slog.New(redact.NewHandler(slog.NewTextHandler(e.stderr, nil), nil))
+	ke.keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
+	ke.users = operator.NewUsers(operator.UsersOptions{Store: db, Audit: db, Logger: log, Secrets: ke.secrets,
+		Config: func() *config.Config { return &ke.cfg }})
+	ke.budgets = operator.NewBudgets(operator.BudgetsOptions{Store: db, Audit: db, Logger: log, Secrets: ke.secrets})
+	return ke, nil
+}
+
+// loadSecrets loads every secret the configuration references — provider,
+// client and admin keys, the pepper, JWT HMAC secrets, the token signing
+// key — that this process can read. A reference that does not resolve here
+// (the CLI often runs without the server's environment) is skipped: it
+// cannot be checked, and the check is a guard against pasting a known
+// value, not the only one (inputs that look like keys are refused too).
+func loadSecrets(cfg config.Config, loader secret.Loader) operator.Secrets {
+	var refs []string
+	for _, p := range cfg.Providers {
+		for _, k := range p.Keys {
+			refs = append(refs, k.Ref)
+		}
+	}
+	for _, r := range cfg.Clients.Keys {
+		refs = append(refs, string(r))
+	}
+	for _, r := range cfg.Auth.AdminKeys {
+		refs = append(refs, string(r))
+	}
+	for _, j := range cfg.Auth.JWT {
+		refs = append(refs, string(j.Secret))
+	}
+	refs = append(refs, string(cfg.Auth.Pepper), string(cfg.Auth.BrowserTokens.SigningKey))
+	var loaded []secret.Secret
+	for _, r := range refs {
+		ref, err := secret.ParseRef(r)
+		if r == "" || err != nil {
+			continue
+		}
+		if v, err := loader.Load(ref); err == nil {
+			loaded = append(loaded, v)
+		}
+	}
+	scrub := secret.NewScrubber(loaded...)
+	return func(s string) bool { return scrub.Contains([]byte(s)) }
 }
 
 // withStore runs a command with the configuration's store open, closing it
@@ -87,11 +140,9 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Short: "Create a key and print it (once)",
 		Args:  cobra.NoArgs,
 		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, _ []string, ke *keyEnv) error {
-			if err := auth.CheckGrant(ke.cfg, plan, scopes); err != nil {
+			nk := operator.NewKey{Name: name, User: user, Plan: plan, Scopes: scopes, TTL: expires}
+			if err := operator.CheckNewKey(&ke.cfg, nk, ke.secrets); err != nil {
 				return usageError{err}
-			}
-			if expires < 0 {
-				return usageError{errors.New("--expires must not be negative")}
 			}
 			rec, plain, err := ke.keys.Create(c.Context(), auth.CreateOptions{Name: name, User: user, Plan: plan, Scopes: scopes, TTL: expires, Test: test, Actor: "cli"})
 			if errors.Is(err, auth.ErrNoPepper) {
@@ -124,6 +175,9 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Short: "List keys (never the keys themselves)",
 		Args:  cobra.NoArgs,
 		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, _ []string, ke *keyEnv) error {
+			if err := operator.CheckOptional("user", listUser, operator.MaxFilter); err != nil {
+				return usageError{err}
+			}
 			ks, err := ke.keys.List(c.Context(), store.KeyFilter{User: listUser, IncludeRevoked: all})
 			if err != nil {
 				return err
@@ -154,6 +208,9 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Short: "Revoke a key (refused within a second everywhere)",
 		Args:  cobra.ExactArgs(1),
 		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, args []string, ke *keyEnv) error {
+			if err := operator.CheckKeyID(args[0]); err != nil {
+				return usageError{err}
+			}
 			if err := ke.keys.Revoke(c.Context(), args[0], "cli"); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return usageError{fmt.Errorf("no key %q", args[0])}
@@ -172,8 +229,8 @@ A key is shown once, at creation; keyward stores only a keyed hash of it.`,
 		Short: "Replace a key; the old one keeps working for the grace period",
 		Args:  cobra.ExactArgs(1),
 		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, args []string, ke *keyEnv) error {
-			if grace < 0 {
-				return usageError{errors.New("--grace must not be negative")}
+			if err := errors.Join(operator.CheckKeyID(args[0]), operator.CheckGrace(grace)); err != nil {
+				return usageError{err}
 			}
 			rec, plain, err := ke.keys.Rotate(c.Context(), args[0], grace, "cli")
 			if errors.Is(err, store.ErrNotFound) {

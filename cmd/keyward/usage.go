@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/admin"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/operator"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/usage"
 )
@@ -47,6 +48,11 @@ tokens, what it cost) over a period, grouped by user, key, model or day (UTC).`,
 			if until != "" {
 				if f.Until, err = usage.ParseSince(until, now); err != nil {
 					return usageError{fmt.Errorf("--until: %w", err)}
+				}
+			}
+			for _, v := range []struct{ flag, v string }{{"--user", f.User}, {"--key", f.Key}, {"--model", f.Model}, {"--plan", f.Plan}} {
+				if err := operator.CheckOptional(v.flag, v.v, operator.MaxFilter); err != nil {
+					return usageError{err}
 				}
 			}
 			groups, err := ke.db.SummarizeUsage(c.Context(), f, by)
@@ -93,13 +99,18 @@ applies within a second in every running keyward on the same store.`,
 		case user != "" && key != "":
 			return "", "", usageError{errors.New("give --user or --key, not both")}
 		case user != "":
-			s, err := admin.BudgetSubject(budget.ScopeUser, user)
-			return budget.ScopeUser, s, err
+			return budget.ScopeUser, user, nil
 		case key != "":
-			s, err := admin.BudgetSubject(budget.ScopeKey, key)
-			return budget.ScopeKey, s, err
+			return budget.ScopeKey, key, nil
 		}
 		return "", "", usageError{errors.New("give --user USER or --key KEY_ID")}
+	}
+	// The service's input errors are the user's to fix.
+	usageErr := func(err error) error {
+		if errors.Is(err, operator.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
+			return usageError{err}
+		}
+		return err
 	}
 	set := &cobra.Command{
 		Use:     "set (--user USER | --key KEY_ID) [--daily USD] [--monthly USD]",
@@ -111,26 +122,11 @@ applies within a second in every running keyward on the same store.`,
 			if err != nil {
 				return usageError{err}
 			}
-			for _, v := range []struct {
-				flag string
-				usd  float64
-			}{{"--daily", daily}, {"--monthly", monthly}} {
-				if !budget.ValidUSD(v.usd) {
-					return usageError{fmt.Errorf("%s: an amount in US dollars from 0 to 1000000", v.flag)}
-				}
+			b, err := ke.budgets.Set(c.Context(), "cli", scope, subject, daily, monthly)
+			if err != nil {
+				return usageErr(err)
 			}
-			if daily == 0 && monthly == 0 {
-				return usageError{errors.New("give --daily and/or --monthly (in US dollars)")}
-			}
-			b := store.Budget{Scope: scope, Subject: subject, DailyMicros: budget.Micro(daily), MonthlyMicros: budget.Micro(monthly), UpdatedAt: time.Now().UTC()}
-			if err := ke.db.PutBudget(c.Context(), b); err != nil {
-				return err
-			}
-			if err := ke.db.AppendEvent(c.Context(), store.Event{Kind: "budget.set", Actor: "cli", Subject: scope + ":" + subject,
-				Detail: fmt.Sprintf("daily=%s monthly=%s", usage.USD(b.DailyMicros), usage.USD(b.MonthlyMicros))}); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "Budget of %s %s: %s a day, %s a month.\n", scope, subject, capString(b.DailyMicros), capString(b.MonthlyMicros))
+			fmt.Fprintf(e.stdout, "Budget of %s %s: %s a day, %s a month.\n", b.Scope, b.Subject, capString(b.DailyMicros), capString(b.MonthlyMicros))
 			if b.MonthlyMicros > 0 && ke.cfg.Usage.Retention < config.MonthlyRetention {
 				fmt.Fprintf(e.stderr, "warning: usage.retention is %s; a monthly cap needs %s of records to survive a restart\n", ke.cfg.Usage.Retention, config.MonthlyRetention)
 			}
@@ -138,7 +134,7 @@ applies within a second in every running keyward on the same store.`,
 		}),
 	}
 	set.Flags().StringVar(&user, "user", "", "the user to cap")
-	set.Flags().StringVar(&key, "key", "", "the key to cap (its id from `keyward keys list`, or client:<name>)")
+	set.Flags().StringVar(&key, "key", "", "the key to cap: its id (keyward keys list), or a static client key by its reference (client:env:NAME)")
 	set.Flags().Float64Var(&daily, "daily", 0, "cap per UTC day, in US dollars (0: none)")
 	set.Flags().Float64Var(&monthly, "monthly", 0, "cap per UTC month, in US dollars (0: none)")
 	// The configuration's names work too (plans[].spend.daily_usd).
@@ -150,7 +146,7 @@ applies within a second in every running keyward on the same store.`,
 		Short: "List budgets",
 		Args:  cobra.NoArgs,
 		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, _ []string, ke *keyEnv) error {
-			bs, err := ke.db.ListBudgets(c.Context())
+			bs, err := ke.budgets.List(c.Context())
 			if err != nil {
 				return err
 			}
@@ -180,20 +176,20 @@ applies within a second in every running keyward on the same store.`,
 			if err != nil {
 				return usageError{err}
 			}
-			if err := ke.db.DeleteBudget(c.Context(), scope, subject); errors.Is(err, store.ErrNotFound) {
+			if subject, err = ke.budgets.Subject(scope, subject); err != nil {
+				return usageErr(err)
+			}
+			if _, err := ke.budgets.Delete(c.Context(), "cli", scope, subject); errors.Is(err, store.ErrNotFound) {
 				return usageError{fmt.Errorf("no budget for %s %s", scope, subject)}
 			} else if err != nil {
-				return err
-			}
-			if err := ke.db.AppendEvent(c.Context(), store.Event{Kind: "budget.deleted", Actor: "cli", Subject: scope + ":" + subject}); err != nil {
-				return err
+				return usageErr(err)
 			}
 			fmt.Fprintf(e.stdout, "Removed the budget of %s %s.\n", scope, subject)
 			return nil
 		}),
 	}
 	del.Flags().StringVar(&user, "user", "", "the user")
-	del.Flags().StringVar(&key, "key", "", "the key")
+	del.Flags().StringVar(&key, "key", "", "the key (its id, or client:env:NAME)")
 	cmd.AddCommand(set, list, del)
 	return cmd
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/operator"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -27,7 +29,7 @@ user's keys, tokens and JWTs are all refused (within a second).`,
 		Short: "List users keyward has settings for",
 		Args:  cobra.NoArgs,
 		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, _ []string, ke *keyEnv) error {
-			us, err := ke.db.ListUsers(c.Context())
+			us, err := ke.users.List(c.Context())
 			if err != nil {
 				return err
 			}
@@ -57,18 +59,14 @@ user's keys, tokens and JWTs are all refused (within a second).`,
 		Short: "Set a user's plan (--plan) and status (--disabled)",
 		Args:  cobra.ExactArgs(1),
 		RunE: withStore(e, &cfgFlag, func(c *cobra.Command, args []string, ke *keyEnv) error {
-			if plan != "" {
-				if _, ok := ke.cfg.Plan(plan); !ok {
-					return usageError{fmt.Errorf("no plan %q in the configuration", plan)}
-				}
+			u, err := ke.users.Put(c.Context(), "cli", store.User{ID: args[0], Plan: plan, Disabled: disabled})
+			if errors.Is(err, operator.ErrInvalid) {
+				return usageError{err}
 			}
-			if err := ke.db.PutUser(c.Context(), store.User{ID: args[0], Plan: plan, Disabled: disabled}); err != nil {
+			if err != nil {
 				return err
 			}
-			if err := ke.db.AppendEvent(c.Context(), store.Event{Kind: "user.updated", Actor: "cli", Subject: args[0], Detail: fmt.Sprintf("plan=%q disabled=%v", plan, disabled)}); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "Updated %s.\n", args[0])
+			fmt.Fprintf(e.stdout, "Updated %s.\n", u.ID)
 			return nil
 		}),
 	}

@@ -39,7 +39,10 @@ const (
 	RequestsLimited    Code = "rate_limited_requests"
 	TokensLimited      Code = "rate_limited_tokens"
 	ConcurrencyLimited Code = "rate_limited_concurrency"
-	BudgetExceeded     Code = "insufficient_quota" // as OpenAI names its own
+	// TokensOverLimit refuses a request that alone may use more tokens than
+	// its plan allows in a minute: waiting would not help.
+	TokensOverLimit Code = "tokens_over_limit"
+	BudgetExceeded  Code = "insufficient_quota" // as OpenAI names its own
 	// ModelNotPriced refuses a model with no price when a spend cap
 	// applies (usage.unpriced: deny).
 	ModelNotPriced Code = "model_not_priced"
@@ -85,6 +88,7 @@ var specs = map[Code]spec{
 	RequestsLimited:      {429, "rate_limit_error", "rate_limit_error", "Request rate limit reached; retry later."},
 	TokensLimited:        {429, "rate_limit_error", "rate_limit_error", "Token rate limit reached; retry later."},
 	ConcurrencyLimited:   {429, "rate_limit_error", "rate_limit_error", "Too many requests in progress; retry when one finishes."},
+	TokensOverLimit:      {413, "invalid_request_error", "request_too_large", "This request may use more tokens than the plan allows per minute."},
 	BudgetExceeded:       {429, "insufficient_quota", "rate_limit_error", "Spend limit reached."},
 	ModelNotPriced:       {403, "permission_error", "permission_error", "This model has no price configured, and a spend cap applies."},
 	CostNotBounded:       {403, "permission_error", "permission_error", "This request's cost cannot be bounded before it is sent, and a spend cap applies."},

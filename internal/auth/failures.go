@@ -6,9 +6,21 @@ import (
 )
 
 // FailureLimiter counts failed authentications per client IP in fixed
-// one-minute windows. Past the limit, the IP is refused (429) until the
-// window ends, whatever it presents — guessing keys costs a minute per
-// batch. It is bounded in memory.
+// one-minute windows. Past the limit, the address's failing attempts are
+// answered 429 instead of 401 until the window ends; a valid credential
+// from the same address is still served. (Refusing everything from the
+// address let one attacker behind a shared address — a NAT, a proxy not
+// listed in trusted_proxies — lock every other client out, the admin
+// included.) It is bounded in memory.
+//
+// The throttle tells nothing a failing attempt would not tell anyway: the
+// credential is checked exactly as it is below the limit, and only then is
+// a failure answered 429 rather than 401. So it does not slow a guesser
+// either; what keeps guessing hopeless is that keyward's credentials are
+// unguessable (virtual keys carry 256 random bits, tokens are signed) and
+// that configured client and admin keys must be long random values. The
+// limit still marks an address that fails repeatedly, in the audit log
+// (OnLimit) and with 429s that well-behaved clients back off from.
 type FailureLimiter struct {
 	mu     sync.Mutex
 	limit  int
@@ -46,6 +58,25 @@ func (l *FailureLimiter) Blocked(ip string) (bool, time.Time) {
 		return false, time.Time{}
 	}
 	return w.n >= l.limit, w.start.Add(l.window)
+}
+
+// Failed records a failed authentication from ip and reports whether the
+// address is now throttled — it had already reached its limit in this
+// window — and until when. A throttled failure is answered 429 (with
+// Retry-After), any other 401. Call it only after the credential was
+// checked in full, so both answers take the same path.
+func (l *FailureLimiter) Failed(ip string) (throttled bool, until time.Time) {
+	l.mu.Lock()
+	now := l.now()
+	if w, ok := l.byIP[ip]; ok && now.Sub(w.start) < l.window && w.n >= l.limit {
+		w.n++
+		until = w.start.Add(l.window)
+		l.mu.Unlock()
+		return true, until
+	}
+	l.mu.Unlock()
+	l.Fail(ip)
+	return false, time.Time{}
 }
 
 // Fail records a failed authentication from ip.

@@ -28,6 +28,15 @@ var (
 	ErrRevoked  = errors.New("revoked key")
 	ErrExpired  = errors.New("expired key")
 	ErrNoPepper = errors.New("auth.pepper is not configured: virtual keys need it (env:NAME or file:PATH)")
+	// ErrKeyInactive refuses to rotate a key that is revoked or expired.
+	ErrKeyInactive = errors.New("key is revoked or expired")
+)
+
+// Audit event kinds of key changes.
+const (
+	EventKeyCreated = "key.created"
+	EventKeyRevoked = "key.revoked"
+	EventKeyRotated = "key.rotated"
 )
 
 // KeyStore is what the key manager needs from the store.
@@ -128,7 +137,7 @@ func (k *Keys) Create(ctx context.Context, o CreateOptions) (store.Key, string, 
 	if err := k.st.CreateKey(ctx, rec); err != nil {
 		return store.Key{}, "", fmt.Errorf("create key: %w", err)
 	}
-	k.audit(ctx, "key.created", o.Actor, rec.ID, fmt.Sprintf("name=%q user=%q plan=%q", o.Name, o.User, o.Plan))
+	k.audit(ctx, EventKeyCreated, o.Actor, rec.ID, fmt.Sprintf("name=%q user=%q plan=%q", o.Name, o.User, o.Plan))
 	return rec, plain, nil
 }
 
@@ -191,10 +200,10 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, e
 // TTL).
 func (k *Keys) Revoke(ctx context.Context, id, actor string) error {
 	if err := k.st.RevokeKey(ctx, id, k.now().UTC()); err != nil {
-		return err
+		return fmt.Errorf("revoke key %s: %w", id, err)
 	}
 	k.forget(id)
-	k.audit(ctx, "key.revoked", actor, id, "")
+	k.audit(ctx, EventKeyRevoked, actor, id, "")
 	return nil
 }
 
@@ -203,10 +212,10 @@ func (k *Keys) Revoke(ctx context.Context, id, actor string) error {
 func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration, actor string) (store.Key, string, error) {
 	old, err := k.st.KeyByID(ctx, id)
 	if err != nil {
-		return store.Key{}, "", err
+		return store.Key{}, "", fmt.Errorf("rotate key %s: %w", id, err)
 	}
 	if !old.Active(k.now()) {
-		return store.Key{}, "", fmt.Errorf("key %s is revoked or expired", id)
+		return store.Key{}, "", fmt.Errorf("rotate key %s: %w", id, ErrKeyInactive)
 	}
 	o := CreateOptions{Name: old.Name, User: old.User, Plan: old.Plan, Scopes: old.Scopes, Test: old.Test, Actor: actor, rotatedFrom: old.ID}
 	if !old.ExpiresAt.IsZero() {
@@ -217,10 +226,10 @@ func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration, actor
 		return store.Key{}, "", err
 	}
 	if err := k.st.ExpireKey(ctx, id, k.now().UTC().Add(grace)); err != nil {
-		return store.Key{}, "", err
+		return store.Key{}, "", fmt.Errorf("rotate key %s: expire the old key: %w", id, err)
 	}
 	k.forget(id)
-	k.audit(ctx, "key.rotated", actor, id, "new="+rec.ID+" grace="+grace.String())
+	k.audit(ctx, EventKeyRotated, actor, id, "new="+rec.ID+" grace="+grace.String())
 	return rec, plain, nil
 }
 

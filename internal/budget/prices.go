@@ -20,6 +20,10 @@ type Price struct {
 	// CacheWriteLong prices input written to Anthropic's one-hour cache.
 	// Zero means twice the input price, as Anthropic bills it.
 	CacheWriteLong float64
+	// Reasoning is set for a model that reasons before it answers whether
+	// or not the request asks it to: a stream that ends early is charged
+	// its whole output cap, as the provider bills the hidden reasoning.
+	Reasoning bool
 }
 
 func (p Price) cacheWriteLong() float64 {
@@ -73,7 +77,7 @@ type Prices struct {
 func NewPrices(rows []config.Pricing) *Prices {
 	p := &Prices{override: make(map[string]Price, len(rows)), builtin: builtinPrices}
 	for _, r := range rows {
-		p.override[strings.ToLower(r.Model)] = Price{Input: r.Input, Output: r.Output, CachedInput: r.CachedInput, CacheWrite: r.CacheWrite, CacheWriteLong: r.CacheWrite1h}
+		p.override[strings.ToLower(r.Model)] = Price{Input: r.Input, Output: r.Output, CachedInput: r.CachedInput, CacheWrite: r.CacheWrite, CacheWriteLong: r.CacheWrite1h, Reasoning: r.Reasoning}
 	}
 	return p
 }
@@ -120,6 +124,13 @@ func candidates(name string) []string {
 		out = append(out, d)
 	}
 	return out
+}
+
+// Reasons reports whether a model (as sent upstream, or its configured
+// name) reasons before it answers by default, by its price row.
+func (p *Prices) Reasons(target, alias string) bool {
+	pr, ok := p.Lookup(target, alias)
+	return ok && pr.Reasoning
 }
 
 // WarnOnce reports true the first time an unpriced model is seen, so it is

@@ -380,6 +380,9 @@ type Pricing struct {
 	// CacheWrite1h prices input written to Anthropic's one-hour cache
 	// (default: twice Input).
 	CacheWrite1h float64 `yaml:"cache_write_1h"`
+	// Reasoning marks a model that reasons before it answers by default:
+	// a stream that ends early is charged its whole output cap.
+	Reasoning bool `yaml:"reasoning"`
 }
 
 // Unpriced model policies.

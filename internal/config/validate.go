@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -79,7 +81,7 @@ func (c Config) validate() []Problem {
 			if t.Provider == "" {
 				p.add(tp+".provider", "is required")
 			} else if _, ok := c.Provider(t.Provider); !ok {
-				p.add(tp+".provider", "no provider is named %q", t.Provider)
+				p.add(tp+".provider", "no provider is named %q%s", t.Provider, didYouMean(t.Provider, c.providerNames()))
 			}
 			if t.Model == "" {
 				p.add(tp+".model", "is required")
@@ -108,9 +110,7 @@ func (c Config) validate() []Problem {
 	if l.MaxHeaderBytes < 4096 {
 		p.add("limits.max_header_bytes", "must be at least 4096")
 	}
-	if l.OutputTokens != OutputClamp && l.OutputTokens != OutputReject {
-		p.add("limits.output_tokens", "must be %q or %q", OutputClamp, OutputReject)
-	}
+	p.oneOf("limits.output_tokens", l.OutputTokens, OutputModes)
 
 	t := c.Timeouts
 	for _, d := range []struct {
@@ -147,12 +147,8 @@ func (c Config) validate() []Problem {
 		p.add("retry.rate_limit_cooldown", "must not be negative")
 	}
 
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		p.add("log.level", "must be debug, info, warn or error")
-	}
-	if c.Log.Format != "json" && c.Log.Format != "text" {
-		p.add("log.format", "must be json or text")
-	}
+	p.oneOf("log.level", c.Log.Level, LogLevels)
+	p.oneOf("log.format", c.Log.Format, LogFormats)
 	if c.Reload.PollInterval < 0 {
 		p.add("reload.poll_interval", "must not be negative (0 turns polling off)")
 	}
@@ -164,9 +160,7 @@ func (c Config) validate() []Problem {
 var JWTAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"}
 
 func (c Config) validateAccess(p *problems) {
-	if c.Store.Driver != "sqlite" {
-		p.add("store.driver", "must be sqlite")
-	}
+	p.oneOf("store.driver", c.Store.Driver, StoreDrivers)
 	if c.Store.Path == "" {
 		p.add("store.path", "is required")
 	}
@@ -191,7 +185,7 @@ func (c Config) validateAccess(p *problems) {
 			return
 		}
 		if _, ok := c.Plan(name); !ok {
-			p.add(path, "no plan is named %q", name)
+			p.add(path, "no plan is named %q%s", name, didYouMean(name, c.planNames()))
 		}
 	}
 	planExists("auth.default_plan", a.DefaultPlan)
@@ -225,7 +219,7 @@ func (c Config) validateAccess(p *problems) {
 			ap := fmt.Sprintf("%s.algorithms[%d]", path, k)
 			switch {
 			case !slices.Contains(JWTAlgorithms, alg):
-				p.add(ap, "must be one of %s (never none)", strings.Join(JWTAlgorithms, ", "))
+				p.oneOf(ap, alg, JWTAlgorithms)
 			case strings.HasPrefix(alg, "HS") && j.JWKSURL != "":
 				p.add(ap, "HMAC algorithms cannot be used with a JWKS (algorithm confusion); use secret:")
 			case !strings.HasPrefix(alg, "HS") && j.Secret != "":
@@ -267,13 +261,11 @@ func (c Config) validateAccess(p *problems) {
 		planNames[pl.Name] = true
 		for j, m := range pl.Models {
 			if !slices.ContainsFunc(c.Models, func(x Model) bool { return x.Name == m }) {
-				p.add(fmt.Sprintf("%s.models[%d]", path, j), "no model is named %q", m)
+				p.add(fmt.Sprintf("%s.models[%d]", path, j), "no model is named %q%s", m, didYouMean(m, c.modelNames()))
 			}
 		}
 		for j, r := range pl.Routes {
-			if !slices.Contains(RouteNames, r) {
-				p.add(fmt.Sprintf("%s.routes[%d]", path, j), "must be one of %s", strings.Join(RouteNames, ", "))
-			}
+			p.oneOf(fmt.Sprintf("%s.routes[%d]", path, j), r, RouteNames)
 		}
 		if pl.MaxOutputTokens < 0 || pl.MaxPromptChars < 0 || pl.MaxBodyBytes < 0 || pl.RPM < 0 || pl.RPD < 0 || pl.TPM < 0 || pl.Concurrency < 0 {
 			p.add(path, "limits must not be negative")
@@ -315,7 +307,7 @@ func (pr Provider) validate(path string, p *problems) {
 		p.add(path+".name", "must be 1-128 characters of letters, digits and . _ : / -")
 	}
 	if !slices.Contains(Kinds, pr.Kind) {
-		p.add(path+".kind", "must be one of %s", strings.Join(Kinds, ", "))
+		p.oneOf(path+".kind", pr.Kind, Kinds)
 		return
 	}
 	if pr.Kind == KindMock {
@@ -345,10 +337,8 @@ func (pr Provider) validate(path string, p *problems) {
 			p.add(kp+".weight", "must be from 0 to 1000")
 		}
 	}
-	switch pr.KeyStrategy {
-	case "", StrategyRoundRobin, StrategyWeighted:
-	default:
-		p.add(path+".key_strategy", "must be %s or %s", StrategyRoundRobin, StrategyWeighted)
+	if pr.KeyStrategy != "" {
+		p.oneOf(path+".key_strategy", pr.KeyStrategy, KeyStrategies)
 	}
 	if pr.APIVersion != "" && pr.Kind != KindAzureOpenAI {
 		p.add(path+".api_version", "applies to kind azure-openai only")
@@ -453,9 +443,7 @@ func (c Config) validateUsage(p *problems) {
 	if u.FlushInterval < time.Millisecond || u.FlushInterval > time.Minute {
 		p.add("usage.flush_interval", "must be from 1ms to 1m")
 	}
-	if u.Unpriced != UnpricedDeny && u.Unpriced != UnpricedZero {
-		p.add("usage.unpriced", "must be %q or %q", UnpricedDeny, UnpricedZero)
-	}
+	p.oneOf("usage.unpriced", u.Unpriced, UnpricedPolicies)
 	if c.Metrics.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
 			p.add("metrics.listen", "must be host:port (for example 127.0.0.1:9464)")
@@ -485,4 +473,188 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// The allowed values of the enumerated fields that have no list elsewhere
+// (Kinds, RouteNames and JWTAlgorithms are the others).
+var (
+	KeyStrategies    = []string{StrategyRoundRobin, StrategyWeighted}
+	OutputModes      = []string{OutputClamp, OutputReject}
+	LogLevels        = []string{"debug", "info", "warn", "error"}
+	LogFormats       = []string{"json", "text"}
+	StoreDrivers     = []string{"sqlite"}
+	UnpricedPolicies = []string{UnpricedDeny, UnpricedZero}
+)
+
+// Enumerations maps every enumerated field, by its YAML path ("[]" for any
+// index), to the values it allows. Validation reports a value outside them
+// by name, with the closest allowed value.
+var Enumerations = map[string][]string{
+	"providers[].kind":         Kinds,
+	"providers[].key_strategy": KeyStrategies,
+	"limits.output_tokens":     OutputModes,
+	"log.level":                LogLevels,
+	"log.format":               LogFormats,
+	"store.driver":             StoreDrivers,
+	"usage.unpriced":           UnpricedPolicies,
+	"plans[].routes[]":         RouteNames,
+	"auth.jwt[].algorithms[]":  JWTAlgorithms,
+}
+
+// oneOf reports v when it is not one of allowed, naming v (when it is safe
+// to print), every allowed value and the closest one:
+//
+//	providers[0].kind: "opnai" is not one of openai, …, mock; did you mean "openai"?
+func (p *problems) oneOf(path, v string, allowed []string) {
+	if slices.Contains(allowed, v) {
+		return
+	}
+	list := strings.Join(allowed, ", ")
+	if strings.TrimSpace(v) == "" {
+		p.add(path, "is required: one of %s", list)
+		return
+	}
+	what := "the value"
+	if printable(v) {
+		what = strconv.Quote(v)
+	}
+	var msg string
+	if len(allowed) == 1 {
+		msg = fmt.Sprintf("must be %s, not %s", allowed[0], what)
+	} else {
+		msg = fmt.Sprintf("%s is not one of %s", what, list)
+	}
+	if strings.EqualFold(strings.TrimSpace(v), "none") && slices.Equal(allowed, JWTAlgorithms) {
+		msg += " (never none: tokens must be signed)"
+	}
+	if s := closest(v, allowed); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	p.add(path, "%s", msg)
+}
+
+// printable reports whether a rejected value may be quoted in a message:
+// short, plain ASCII and not shaped like a key. Anything else — a secret
+// pasted into the wrong field, say — is not repeated.
+func printable(v string) bool {
+	if len(v) > 32 || redact.ScrubPatterns(v) != v {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < ' ' || v[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// closest returns the allowed value v most likely stands for, or "": the
+// same but for case and separators, within one or two edits (a typo or a
+// swapped pair), or the one allowed value it is a prefix of (or that is a
+// prefix of it).
+func closest(v string, allowed []string) string {
+	norm := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			switch r {
+			case '-', '_', ' ', '.':
+				return -1
+			}
+			return unicode.ToLower(r)
+		}, s)
+	}
+	nv := norm(v)
+	if nv == "" {
+		return ""
+	}
+	best, bestD := "", -1
+	for _, a := range allowed {
+		na := norm(a)
+		if na == nv {
+			return a
+		}
+		if d := editDistance(nv, na); bestD < 0 || d < bestD {
+			best, bestD = a, d
+		}
+	}
+	limit := 1
+	if len(nv) >= 5 {
+		limit = 2
+	}
+	if bestD >= 0 && bestD <= limit {
+		return best
+	}
+	var prefixed []string
+	for _, a := range allowed {
+		na := norm(a)
+		if len(nv) >= 3 && strings.HasPrefix(na, nv) || len(na) >= 3 && strings.HasPrefix(nv, na) {
+			prefixed = append(prefixed, a)
+		}
+	}
+	if len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	return ""
+}
+
+// editDistance is the optimal string alignment distance of a and b:
+// insertions, deletions, substitutions and swaps of neighbours.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 64 || len(rb) > 64 {
+		return max(len(ra), len(rb))
+	}
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// didYouMean suggests the configured name v most likely stands for ("" if
+// none is close).
+func didYouMean(v string, names []string) string {
+	if s := closest(v, names); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
+	}
+	return ""
+}
+
+func (c Config) providerNames() []string {
+	out := make([]string, 0, len(c.Providers))
+	for _, p := range c.Providers {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func (c Config) modelNames() []string {
+	out := make([]string, 0, len(c.Models))
+	for _, m := range c.Models {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func (c Config) planNames() []string {
+	out := make([]string, 0, len(c.Plans))
+	for _, p := range c.Plans {
+		out = append(out, p.Name)
+	}
+	return out
 }

@@ -1,19 +1,17 @@
-// Package policy checks and shapes a request body before it is forwarded:
-// valid JSON within depth limits, a model name, the prompt within its size
-// cap, and output-token fields clamped (or refused) at the cap. It rebuilds
-// the body for each target with the target's model name.
+// Package policy checks and shapes a request body before it is forwarded.
+// It decodes the body once, strictly (valid JSON within depth limits, no
+// duplicate member names, valid UTF-8), and every check reads that decoded
+// tree: a model name, the prompt within its size cap, output-token fields
+// clamped (or refused) at the cap, the parts billed by content, and what
+// makes a cost unbounded. It encodes the body for each target from the same
+// tree, with the target's model name, so what is forwarded is what was
+// checked.
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"regexp"
+	"slices"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/provider"
@@ -40,13 +38,24 @@ func fail(code apierr.Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Request is a parsed request body.
+// Request is a parsed request body: the decoded JSON that every check
+// reads and that Body encodes for the provider, and what the checks found.
 type Request struct {
 	Route  provider.Route
 	Model  string
 	Stream bool
-	// PromptChars is the length, in characters, of the prompt text.
+	// PromptChars is the length, in characters, of the prompt text: every
+	// string the provider tokenizes (messages, system, tools and their
+	// schemas, response formats, text documents), not binary payloads.
 	PromptChars int
+	// PromptNumbers counts the numbers in the prompt: token arrays
+	// ("input":[[1000,…]] on embeddings) are a token a number.
+	PromptNumbers int
+	// Images and Documents count the parts a provider bills by what they
+	// hold rather than by their bytes, however they are sent.
+	Images, Documents int
+	// BodyBytes is the size of the body as received.
+	BodyBytes int
 	// OutputTokens is the effective output cap sent upstream (0 on routes
 	// without output).
 	OutputTokens int
@@ -60,85 +69,87 @@ type Request struct {
 	// stream and removes it again when the client did not.
 	ClientUsage bool
 
-	fields   map[string]json.RawMessage
+	doc      value
 	hasToken bool
 }
 
-// Parse validates a body for a route and applies the limits.
+// Parse validates a body for a route and applies the limits. The body is
+// decoded once; every check reads the decoded tree.
 func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 	if err := checkDepth(body, l.MaxJSONDepth); err != nil {
 		return nil, err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, jsonError(body, err)
+	doc, err := decodeTree(body)
+	if err != nil {
+		return nil, err
 	}
-	if fields == nil {
+	if doc.kind != '{' {
 		return nil, fail(apierr.InvalidJSON, "the request body must be a JSON object")
 	}
-	r := &Request{Route: route, fields: fields, Choices: 1}
-	raw, ok := fields["model"]
-	if !ok || bytes.Equal(raw, []byte("null")) {
+	r := &Request{Route: route, doc: doc, Choices: 1, BodyBytes: len(body)}
+	raw, ok := doc.member("model")
+	if !ok || raw.isNull() {
 		return nil, fail(apierr.ModelRequired, "the request must name a model, for example \"model\": \"fast\"")
 	}
-	if err := json.Unmarshal(raw, &r.Model); err != nil {
+	if raw.kind != '"' {
 		return nil, fail(apierr.InvalidRequest, "\"model\" must be a string")
 	}
-	if r.Model == "" {
+	if r.Model = raw.text; r.Model == "" {
 		return nil, fail(apierr.ModelRequired, "the request must name a model, for example \"model\": \"fast\"")
 	}
-	if raw, ok := fields["stream"]; ok && !bytes.Equal(raw, []byte("null")) {
-		if err := json.Unmarshal(raw, &r.Stream); err != nil {
+	if raw, ok := doc.member("stream"); ok && !raw.isNull() {
+		if raw.kind != 't' && raw.kind != 'f' {
 			return nil, fail(apierr.InvalidRequest, "\"stream\" must be true or false")
 		}
+		r.Stream = raw.kind == 't'
 		if r.Stream && !route.CanStream() {
 			return nil, fail(apierr.InvalidRequest, "this route does not stream")
 		}
 	}
 
 	if route == provider.Chat {
-		if raw, ok := fields["n"]; ok && !bytes.Equal(raw, []byte("null")) {
-			if err := json.Unmarshal(raw, &r.Choices); err != nil || r.Choices < 1 || r.Choices > maxChoices {
+		if raw, ok := doc.member("n"); ok && !raw.isNull() {
+			n, err := strconv.Atoi(raw.text)
+			if raw.kind != '0' || err != nil || n < 1 || n > maxChoices {
 				return nil, fail(apierr.InvalidRequest, "\"n\" must be an integer from 1 to %d", maxChoices)
 			}
+			r.Choices = n
 		}
-		if raw, ok := fields["stream_options"]; ok && !bytes.Equal(raw, []byte("null")) {
-			var so struct {
-				IncludeUsage *bool `json:"include_usage"`
-			}
-			if err := json.Unmarshal(raw, &so); err != nil || raw[0] != '{' {
+		if raw, ok := doc.member("stream_options"); ok && !raw.isNull() {
+			if raw.kind != '{' {
 				return nil, fail(apierr.InvalidRequest, "\"stream_options\" must be an object such as {\"include_usage\": true}")
 			}
-			r.ClientUsage = so.IncludeUsage != nil && *so.IncludeUsage
+			iu, ok := raw.member("include_usage")
+			if ok && !iu.isNull() && iu.kind != 't' && iu.kind != 'f' {
+				return nil, fail(apierr.InvalidRequest, "\"stream_options\" must be an object such as {\"include_usage\": true}")
+			}
+			r.ClientUsage = ok && iu.kind == 't'
 		}
 	}
 
-	for _, f := range route.PromptFields() {
-		raw, ok := fields[f]
-		if !ok {
-			continue
+	for i, f := range doc.keys {
+		if kind, ok := route.PromptField(f); ok {
+			c, n := promptText(&doc.items[i], kind == provider.SchemaText)
+			r.PromptChars += c
+			r.PromptNumbers += n
 		}
-		n, err := promptChars(raw)
-		if err != nil {
-			return nil, fail(apierr.InvalidJSON, "field %q: %v", f, err)
-		}
-		r.PromptChars += n
 	}
 	if l.MaxPromptChars > 0 && r.PromptChars > l.MaxPromptChars {
 		return nil, fail(apierr.PromptTooLarge, "the prompt has %d characters; the limit is %d", r.PromptChars, l.MaxPromptChars)
 	}
+	r.Images, r.Documents = billedParts(&doc)
 
 	if len(route.TokenFields()) == 0 {
 		return r, nil
 	}
 	r.OutputTokens = l.MaxOutputTokens
 	for _, f := range route.TokenFields() {
-		raw, ok := fields[f]
-		if !ok || bytes.Equal(raw, []byte("null")) {
+		raw, ok := r.doc.member(f)
+		if !ok || raw.isNull() {
 			continue
 		}
-		var n int64
-		if err := json.Unmarshal(raw, &n); err != nil || n < 1 {
+		n, err := strconv.ParseInt(raw.text, 10, 64)
+		if raw.kind != '0' || err != nil || n < 1 {
 			return nil, fail(apierr.InvalidRequest, "%q must be a positive integer", f)
 		}
 		r.hasToken = true
@@ -146,7 +157,7 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 			if l.RejectOverCap {
 				return nil, fail(apierr.OutputTokensExceeded, "%q is %d; the limit is %d", f, n, l.MaxOutputTokens)
 			}
-			fields[f] = json.RawMessage(strconv.Itoa(l.MaxOutputTokens))
+			*raw = value{kind: '0', text: strconv.Itoa(l.MaxOutputTokens)}
 			r.Clamped = append(r.Clamped, f)
 			continue
 		}
@@ -158,106 +169,55 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 	return r, nil
 }
 
-// Body renders the request for one target: its model name, and — when the
-// client set no output-token field — the cap in the field the provider
-// reads (tokenField, "" for none).
+// Body renders the request for one target: the decoded tree, members in
+// the client's order, with the target's model name and — when the client
+// set no output-token field — the cap in the field the provider reads
+// (tokenField, "" for none).
 func (r *Request) Body(model, tokenField string) []byte {
-	out := make(map[string]json.RawMessage, len(r.fields)+1)
-	for k, v := range r.fields {
-		out[k] = v
-	}
-	m, _ := json.Marshal(model)
-	out["model"] = m
-	if !r.hasToken && tokenField != "" && r.OutputTokens > 0 {
-		out[tokenField] = json.RawMessage(strconv.Itoa(r.OutputTokens))
-	}
-	if r.InjectsUsage() {
-		// Ask for the usage chunk, keeping the client's other options.
-		opts := map[string]json.RawMessage{}
-		if raw, ok := r.fields["stream_options"]; ok {
-			_ = json.Unmarshal(raw, &opts) // checked in Parse
+	out := value{kind: '{', keys: make([]string, 0, len(r.doc.keys)+2), items: make([]value, 0, len(r.doc.items)+2)}
+	injected := false
+	for i, k := range r.doc.keys {
+		v := r.doc.items[i]
+		switch {
+		case k == "model":
+			v = value{kind: '"', text: model}
+		case k == "stream_options" && r.InjectsUsage():
+			v, injected = withIncludeUsage(v), true
 		}
-		opts["include_usage"] = json.RawMessage("true")
-		b, _ := json.Marshal(opts)
-		out["stream_options"] = b
+		out.keys, out.items = append(out.keys, k), append(out.items, v)
 	}
-	b, _ := json.Marshal(out) // RawMessages that parsed once: cannot fail
-	return b
+	if !r.hasToken && tokenField != "" && r.OutputTokens > 0 {
+		if m, ok := out.member(tokenField); ok {
+			*m = value{kind: '0', text: strconv.Itoa(r.OutputTokens)}
+		} else {
+			out.keys, out.items = append(out.keys, tokenField), append(out.items, value{kind: '0', text: strconv.Itoa(r.OutputTokens)})
+		}
+	}
+	if r.InjectsUsage() && !injected {
+		out.keys, out.items = append(out.keys, "stream_options"), append(out.items, withIncludeUsage(value{kind: '{'}))
+	}
+	return out.encode(make([]byte, 0, r.BodyBytes+64))
+}
+
+// withIncludeUsage is stream_options asking for the usage chunk, keeping
+// the client's other options.
+func withIncludeUsage(opts value) value {
+	if opts.kind != '{' {
+		opts = value{kind: '{'}
+	}
+	o := value{kind: '{', keys: slices.Clone(opts.keys), items: slices.Clone(opts.items)}
+	if m, ok := o.member("include_usage"); ok {
+		*m = value{kind: 't'}
+		return o
+	}
+	o.keys, o.items = append(o.keys, "include_usage"), append(o.items, value{kind: 't'})
+	return o
 }
 
 // InjectsUsage reports whether Body asks the provider for a usage chunk
 // the client did not ask for (and the proxy must remove again).
 func (r *Request) InjectsUsage() bool {
 	return r.Route == provider.Chat && r.Stream && !r.ClientUsage
-}
-
-// statefulFields make a provider add input keyward never sees (an earlier
-// response, a stored conversation or prompt) or answer before the work is
-// done (background): their cost cannot be bounded before sending.
-var statefulFields = []string{"previous_response_id", "conversation", "prompt", "background"}
-
-// hostedTools are tool types the provider runs itself, billing per call
-// and adding what they find to the input.
-var hostedTools = regexp.MustCompile(`"type"\s*:\s*"(web_search[a-z0-9_]*|file_search|code_interpreter|computer_use[a-z0-9_]*|image_generation|mcp|local_shell|web_fetch[a-z0-9_]*|code_execution[a-z0-9_]*)"`)
-
-// Unbounded names what makes the request's cost impossible to bound before
-// it is sent ("" when nothing does): a field that pulls in state stored at
-// the provider, background mode, or a tool the provider runs itself.
-func (r *Request) Unbounded() string {
-	if r.Route != provider.Responses && r.Route != provider.Chat && r.Route != provider.Messages {
-		return ""
-	}
-	for _, f := range statefulFields {
-		raw, ok := r.fields[f]
-		if !ok || bytes.Equal(raw, []byte("null")) || bytes.Equal(raw, []byte("false")) || bytes.Equal(raw, []byte(`""`)) {
-			continue
-		}
-		if f == "prompt" && r.Route != provider.Responses {
-			continue // the legacy completions prompt is text, counted as such
-		}
-		return `"` + f + `"`
-	}
-	if raw, ok := r.fields["tools"]; ok {
-		if m := hostedTools.FindSubmatch(raw); m != nil {
-			return "the hosted tool " + string(m[1])
-		}
-	}
-	return ""
-}
-
-// Reasons reports whether the request asks the model to reason before it
-// answers (chat's reasoning_effort, the Responses API's reasoning, or
-// Anthropic's thinking), so that hidden reasoning tokens are spent before
-// any text streams.
-func (r *Request) Reasons() bool {
-	effort := func(raw json.RawMessage) bool {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return false
-		}
-		return s != "" && s != "none" && s != "minimal"
-	}
-	switch r.Route {
-	case provider.Chat:
-		raw, ok := r.fields["reasoning_effort"]
-		return ok && effort(raw)
-	case provider.Responses:
-		var v struct {
-			Effort json.RawMessage `json:"effort"`
-		}
-		raw, ok := r.fields["reasoning"]
-		if !ok || json.Unmarshal(raw, &v) != nil || raw[0] != '{' {
-			return false
-		}
-		return v.Effort == nil || effort(v.Effort)
-	case provider.Messages:
-		var v struct {
-			Type string `json:"type"`
-		}
-		raw, ok := r.fields["thinking"]
-		return ok && json.Unmarshal(raw, &v) == nil && v.Type != "" && v.Type != "disabled"
-	}
-	return false
 }
 
 // maxChoices bounds chat's "n" (OpenAI's own limit).
@@ -305,96 +265,4 @@ func checkDepth(b []byte, max int) error {
 		}
 	}
 	return nil
-}
-
-func jsonError(body []byte, err error) *Error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return fail(apierr.InvalidJSON, "the request body is empty; send a JSON object")
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) && strings.HasPrefix(se.Error(), "unexpected end") {
-		return fail(apierr.InvalidJSON, "the JSON is cut short at byte %d", se.Offset)
-	}
-	if errors.As(err, &se) {
-		return fail(apierr.InvalidJSON, "invalid JSON at byte %d: %s", se.Offset, se.Error())
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fail(apierr.InvalidJSON, "the request body must be a JSON object")
-	}
-	return fail(apierr.InvalidJSON, "invalid JSON")
-}
-
-// binaryKeys hold base64 payloads (images, audio, files), not prompt text.
-var binaryKeys = map[string]bool{
-	"data": true, "url": true, "image_url": true, "file_data": true, "b64_json": true,
-	"image": true, "audio": true, "input_audio": true, "file_id": true, "signature": true,
-}
-
-// promptChars counts the characters of the string values in a prompt
-// field, skipping binary payloads and object keys.
-func promptChars(raw json.RawMessage) (int, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	n := 0
-	// stack of container kinds: true for objects; expectKey tracks whether
-	// the next string in an object is a key.
-	type frame struct {
-		object    bool
-		expectKey bool
-		skip      bool // value of a binary key
-	}
-	var stack []frame
-	skipDepth := -1
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-		top := len(stack) - 1
-		switch v := tok.(type) {
-		case json.Delim:
-			switch v {
-			case '{', '[':
-				stack = append(stack, frame{object: v == '{', expectKey: v == '{'})
-			case '}', ']':
-				stack = stack[:top]
-				if top == 0 {
-					return n, nil // the value is complete
-				}
-				if skipDepth == len(stack) {
-					skipDepth = -1
-				}
-				if len(stack) > 0 && stack[len(stack)-1].object {
-					stack[len(stack)-1].expectKey = true
-				}
-			}
-			continue
-		case string:
-			if top >= 0 && stack[top].object && stack[top].expectKey {
-				stack[top].expectKey = false
-				if skipDepth < 0 && binaryKeys[v] {
-					skipDepth = len(stack)
-					stack[top].skip = true
-				}
-				continue
-			}
-			if skipDepth < 0 {
-				n += utf8.RuneCountInString(v)
-			}
-		}
-		if top < 0 {
-			return n, nil // a scalar top-level value
-		}
-		// A scalar value ends: the next token in an object is a key.
-		if top >= 0 && stack[top].object {
-			stack[top].expectKey = true
-			if stack[top].skip && skipDepth == len(stack) {
-				stack[top].skip = false
-				skipDepth = -1
-			}
-		}
-	}
 }

@@ -23,7 +23,7 @@ func TestParseErrors(t *testing.T) {
 		msg   string
 	}{
 		{"empty", provider.Chat, ``, lim, apierr.InvalidJSON, "empty"},
-		{"syntax", provider.Chat, `{"model": "x",}`, lim, apierr.InvalidJSON, "at byte 15"},
+		{"syntax", provider.Chat, `{"model": "x",}`, lim, apierr.InvalidJSON, "at byte 13: invalid character ','"},
 		{"cut short", provider.Chat, `{"model": "x"`, lim, apierr.InvalidJSON, "cut short"},
 		{"array", provider.Chat, `[1,2]`, lim, apierr.InvalidJSON, "JSON object"},
 		{"null", provider.Chat, `null`, lim, apierr.InvalidJSON, "JSON object"},
@@ -127,6 +127,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"model":"fast","messages":[{"role":"user","content":"hi"}],"max_tokens":10}`), uint8(1))
 	f.Add([]byte(`{"model":"x","input":[{"type":"input_image","image_url":"data:..."}]}`), uint8(2))
 	f.Add([]byte(`{"model":"x","system":[{"type":"text","text":"s"}],"max_tokens":1e400}`), uint8(4))
+	f.Add([]byte(`{"model":"x","max_tokens":5,"messages":[{"role":"user","content":[{"typ\u0065":"docum\u0065nt","source":{"type":"text","data":"abc"}}]}],"tools":[{"type":"web\u005fsearch"}]}`), uint8(3))
+	f.Add([]byte(`{"model":"x","input":[[1,2,3]],"encoding_format":"float"}`), uint8(2))
 	f.Fuzz(func(t *testing.T, b []byte, route uint8) {
 		rt := provider.Route(route%5 + 1)
 		r, err := Parse(rt, b, Limits{MaxPromptChars: 1000, MaxOutputTokens: 100, MaxJSONDepth: 32})
@@ -136,7 +138,11 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		out := r.Body("target", "max_tokens")
+		tokenField := ""
+		if fs := rt.TokenFields(); len(fs) > 0 {
+			tokenField = fs[0] // as TokenField picks: one of the route's
+		}
+		out := r.Body("target", tokenField)
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(out, &m); err != nil {
 			t.Fatalf("rebuilt body is invalid: %v", err)
@@ -149,6 +155,19 @@ func FuzzParse(f *testing.F) {
 			if v, ok := m[f]; ok && string(v) != "null" && json.Unmarshal(v, &n) == nil && n > 100 {
 				t.Fatalf("%s = %d above the cap", f, n)
 			}
+		}
+		// What is forwarded is what was checked: the rebuilt body, parsed
+		// again, is classified the same, and encodes to itself.
+		again, err := Parse(rt, out, Limits{MaxOutputTokens: 100, MaxJSONDepth: 33})
+		if err != nil {
+			t.Fatalf("rebuilt body refused: %v\n%s", err, out)
+		}
+		if again.Images != r.Images || again.Documents != r.Documents || again.PromptNumbers != r.PromptNumbers ||
+			again.Unbounded() != r.Unbounded() || again.Reasons() != r.Reasons() || again.Stream != r.Stream {
+			t.Fatalf("the rebuilt body is classified differently:\n%s", out)
+		}
+		if string(again.Body("target", tokenField)) != string(out) {
+			t.Fatalf("encoding is not stable:\n%s\n%s", out, again.Body("target", tokenField))
 		}
 	})
 }

@@ -4,7 +4,11 @@
 // built-in mock provider.
 package provider
 
-import "github.com/keyward/keyward/internal/apierr"
+import (
+	"slices"
+
+	"github.com/keyward/keyward/internal/apierr"
+)
 
 // Route is one of the API operations keyward forwards.
 type Route int
@@ -25,16 +29,21 @@ type routeInfo struct {
 	stream apierr.StreamKind
 	// tokenFields are the output-token fields the route accepts.
 	tokenFields []string
-	// promptFields hold the prompt text.
-	promptFields []string
+	// promptFields hold the prompt text; schemaFields hold schemas (tools,
+	// response formats) whose member names are tokenized too.
+	promptFields, schemaFields []string
 }
 
 var routes = map[Route]routeInfo{
-	Chat:        {"chat", "/chat/completions", apierr.OpenAI, apierr.ChatStream, []string{"max_tokens", "max_completion_tokens"}, []string{"messages", "tools", "functions", "prompt"}},
-	Responses:   {"responses", "/responses", apierr.OpenAI, apierr.ResponsesStream, []string{"max_output_tokens"}, []string{"input", "instructions", "tools"}},
-	Embeddings:  {"embeddings", "/embeddings", apierr.OpenAI, apierr.ChatStream, nil, []string{"input"}},
-	Messages:    {"messages", "/messages", apierr.Anthropic, apierr.MessagesStream, []string{"max_tokens"}, []string{"messages", "system", "tools"}},
-	CountTokens: {"count_tokens", "/messages/count_tokens", apierr.Anthropic, apierr.MessagesStream, nil, []string{"messages", "system", "tools"}},
+	Chat: {"chat", "/chat/completions", apierr.OpenAI, apierr.ChatStream, []string{"max_tokens", "max_completion_tokens"},
+		[]string{"messages", "prompt"}, []string{"tools", "functions", "response_format"}},
+	Responses: {"responses", "/responses", apierr.OpenAI, apierr.ResponsesStream, []string{"max_output_tokens"},
+		[]string{"input", "instructions"}, []string{"tools", "text"}},
+	Embeddings: {"embeddings", "/embeddings", apierr.OpenAI, apierr.ChatStream, nil, []string{"input"}, nil},
+	Messages: {"messages", "/messages", apierr.Anthropic, apierr.MessagesStream, []string{"max_tokens"},
+		[]string{"messages", "system"}, []string{"tools", "output_format", "output_config"}},
+	CountTokens: {"count_tokens", "/messages/count_tokens", apierr.Anthropic, apierr.MessagesStream, nil,
+		[]string{"messages", "system"}, []string{"tools", "output_format", "output_config"}},
 }
 
 // String names the route for logs and metrics.
@@ -52,8 +61,30 @@ func (r Route) StreamKind() apierr.StreamKind { return routes[r].stream }
 // TokenFields are the output-token fields of the route's request body.
 func (r Route) TokenFields() []string { return routes[r].tokenFields }
 
-// PromptFields are the request fields whose text counts as prompt.
-func (r Route) PromptFields() []string { return routes[r].promptFields }
+// PromptKind says how a request field's text counts as prompt.
+type PromptKind int
+
+const (
+	// NotPrompt: the field holds no prompt text.
+	NotPrompt PromptKind = iota
+	// Text: the field's string values are prompt (messages, input).
+	Text
+	// SchemaText: member names count too (tools, response formats), as the
+	// provider renders the schema into the prompt.
+	SchemaText
+)
+
+// PromptField says whether a top-level request field holds prompt text,
+// and how it counts.
+func (r Route) PromptField(name string) (PromptKind, bool) {
+	if slices.Contains(routes[r].promptFields, name) {
+		return Text, true
+	}
+	if slices.Contains(routes[r].schemaFields, name) {
+		return SchemaText, true
+	}
+	return NotPrompt, false
+}
 
 // CanStream reports whether the route has a streaming form.
 func (r Route) CanStream() bool { return r == Chat || r == Responses || r == Messages }

@@ -85,7 +85,7 @@ func (f *Forwarder) meter(at *attempt) {
 			info.Usage, info.Metered = at.meter.Tokens(), MeteredReported
 		case clientLeft:
 			// Never a refund for leaving: what was generated is charged.
-			info.Usage, info.Metered = c.partial(at.meter), MeteredEstimated
+			info.Usage, info.Metered = c.partial(at.meter, at.target.Model), MeteredEstimated
 		case at.streamComplete:
 			// A whole stream without usage (a compatible API that ignores
 			// stream_options): estimate it rather than let it be free.
@@ -95,7 +95,7 @@ func (f *Forwarder) meter(at *attempt) {
 			// The stream broke (the provider's error, keyward's timeout, an
 			// oversized event) after output was passed on: the provider
 			// bills what it generated.
-			info.Usage, info.Metered = c.partial(at.meter), MeteredEstimated
+			info.Usage, info.Metered = c.partial(at.meter, at.target.Model), MeteredEstimated
 		}
 		// Otherwise an error before any output or usage: nothing is charged.
 	case at.tap != nil && at.tap.eof:
@@ -120,11 +120,13 @@ func (f *Forwarder) meter(at *attempt) {
 }
 
 // partial is what a stream that ended early is charged: its input and the
-// output passed on — or, when the request asked the model to reason, its
-// whole output cap, since hidden reasoning was spent and never streamed.
-func (c *Call) partial(m *usage.Meter) usage.Tokens {
+// output passed on — or, when the model reasoned (the request asked it to,
+// or target is a model that reasons by default and the request did not
+// turn that off), its whole output cap, since hidden reasoning was spent
+// and never streamed.
+func (c *Call) partial(m *usage.Meter, target string) usage.Tokens {
 	t := m.Partial(c.InputEstimate)
-	if c.Req != nil && c.Req.Reasons() {
+	if c.Req != nil && (c.Req.Reasons() || !c.Req.ReasoningOff() && c.Snap.Prices.Reasons(target, c.Req.Model)) {
 		t.Output = max(t.Output, int64(c.Req.OutputTokens)*int64(max(c.Req.Choices, 1)))
 	}
 	return t

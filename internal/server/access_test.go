@@ -157,10 +157,15 @@ func TestFailedAuthenticationIsLimitedPerIP(t *testing.T) {
 			t.Fatalf("failure %d: %d", i, r.status)
 		}
 	}
-	// The 21st attempt from the address is refused whatever it presents.
-	r := h.do("POST", "/v1/chat/completions", `{"model":"fast","messages":[]}`, "Authorization", "Bearer "+good)
+	// The 21st failing attempt from the address is throttled; a valid key
+	// from it is still served (issue #15: a throttle must not lock out the
+	// clients who share an address with an attacker).
+	r := h.do("POST", "/v1/chat/completions", `{"model":"fast","messages":[]}`, "Authorization", "Bearer wrong-key-guess")
 	if r.status != 429 || r.errorCode() != "rate_limited" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("after 20 failures: %d %s", r.status, r.body)
+	}
+	if r := h.do("POST", "/v1/chat/completions", `{"model":"fast","messages":[]}`, "Authorization", "Bearer "+good); r.status != 200 {
+		t.Fatalf("a valid key after 20 failures: %d %s", r.status, r.body)
 	}
 	evs, err := h.db.Events(context.Background(), store.EventFilter{Kind: "auth.failures"})
 	if err != nil || len(evs) != 1 || evs[0].Subject != "127.0.0.1" {

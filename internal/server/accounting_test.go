@@ -279,7 +279,7 @@ func TestDisconnectMidBodyCharged(t *testing.T) {
 	resp.Body.Close()
 	h.flushed(1)
 	rec := h.record(resp.Header.Get("X-Request-Id"))
-	if rec.Metered != "estimated" || rec.Input < usage.EstimateInput(len("write a lot")) || rec.Output != 100 || rec.CostMicros != rec.Input+200 || rec.Status != 499 {
+	if rec.Metered != "estimated" || rec.Input < usage.EstimateInput(len("write a lot"), 0) || rec.Output != 100 || rec.CostMicros != rec.Input+200 || rec.Status != 499 {
 		t.Fatalf("a client that stopped reading: %+v", rec)
 	}
 }
@@ -690,7 +690,7 @@ func TestClientIP(t *testing.T) {
 // canary credentials, and none of them (nor the provider key, the pepper
 // or the admin key) may appear in a response, a header or a log line.
 func TestCanarySweepLimits(t *testing.T) {
-	h := newMeteredHarness(t, "    rpm: 4\n    tpm: 3000\n    concurrency: 1\n    spend: {daily_usd: 0.05}\n", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMeteredHarness(t, "    rpm: 4\n    tpm: 3000\n    max_output_tokens: 2900\n    concurrency: 1\n    spend: {daily_usd: 0.05}\n", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// An evil upstream echoes the key it got.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
@@ -713,10 +713,11 @@ func TestCanarySweepLimits(t *testing.T) {
 	for _, c := range []struct {
 		cred, path, body string
 	}{
-		{canaryClient, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},                                       // concurrency
-		{vk, "/v1/chat/completions", `{"model":"unpriced-real","messages":[]}`},                                                       // unpriced under a cap
-		{vk, "/v1/responses", `{"model":"fast","input":"x","previous_response_id":"resp_1"}`},                                         // unbounded under a cap
-		{vk, "/v1/chat/completions", `{"model":"fast","messages":[{"role":"user","content":"` + strings.Repeat("x", 60_000) + `"}]}`}, // over the budget reservation
+		{canaryClient, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},                                                    // concurrency
+		{vk, "/v1/chat/completions", `{"model":"unpriced-real","messages":[]}`},                                                                    // unpriced under a cap
+		{vk, "/v1/responses", `{"model":"fast","input":"x","previous_response_id":"resp_1"}`},                                                      // unbounded under a cap
+		{vk, "/v1/chat/completions", `{"model":"fast","messages":[{"role":"user","content":"` + strings.Repeat("x", 60_000) + `"}]}`},              // over the tpm burst
+		{vk, "/v1/chat/completions", `{"model":"fast","messages":[{"role":"user","content":[{"type":"fil\u0065","file":{"file_id":"file-1"}}]}]}`}, // over the budget reservation
 		{vk, "/v1/chat/completions", `{"model":"real","messages":[]}`},
 		{vk, "/v1/chat/completions", `{"model":"real","stream":true,"messages":[]}`},
 		{vk, "/v1/chat/completions", `{"model":"fast","max_tokens":5,"messages":[]}`},
@@ -731,7 +732,7 @@ func TestCanarySweepLimits(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	for _, want := range []string{"rate_limited_concurrency", "model_not_priced", "insufficient_quota", "rate_limited_requests", "cost_not_bounded"} {
+	for _, want := range []string{"rate_limited_concurrency", "model_not_priced", "insufficient_quota", "rate_limited_requests", "cost_not_bounded", "tokens_over_limit"} {
 		if !codes[want] {
 			t.Errorf("the sweep did not provoke %s (got %v)", want, codes)
 		}

@@ -73,7 +73,7 @@ func TestBadInput(t *testing.T) {
 		{"form content type", "POST", chat, `model=fast`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported_media_type", ""},
 		{"json with charset", "POST", chat, `{"model":"fast","messages":[]}`, []string{"Content-Type", "application/json; charset=utf-8"}, 200, "", ""},
 		{"body too large", "POST", chat, `{"model":"fast","x":"` + strings.Repeat("a", 3000) + `"}`, nil, 413, "payload_too_large", "2048 bytes"},
-		{"invalid json", "POST", chat, `{"model":"fast",,}`, nil, 400, "invalid_json", "at byte 17"},
+		{"invalid json", "POST", chat, `{"model":"fast",,}`, nil, 400, "invalid_json", "at byte 16: invalid character ','"},
 		{"empty body", "POST", chat, ``, nil, 400, "invalid_json", "empty"},
 		{"not an object", "POST", chat, `["fast"]`, nil, 400, "invalid_json", "JSON object"},
 		{"too deep", "POST", chat, `{"model":"fast","a":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}`, nil, 400, "invalid_json", "nested deeper"},

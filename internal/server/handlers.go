@@ -96,10 +96,59 @@ func allow(method string, next http.Handler) http.Handler {
 	})
 }
 
+// notFound answers every path without a route. A path that is an API
+// route without its /v1 — an SDK whose base URL lacks it — is told the
+// right path. The message holds only keyward's own route names and a
+// standard method, never what the client sent beyond them.
 func notFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fail(w, r, apierr.NotFound, "", "")
+		route, exact := routeWithoutV1(r.URL.Path)
+		if route == "" {
+			fail(w, r, apierr.NotFound, "", "")
+			return
+		}
+		asked := "at this path"
+		if exact {
+			asked = route
+			if m := standardMethod(r.Method); m != "" {
+				asked = m + " " + route
+			}
+		}
+		fail(w, r, apierr.NotFound, fmt.Sprintf("No route %s; did you mean /v1%s? Set your SDK's base URL to keyward's address followed by /v1 (http://HOST:PORT/v1).",
+			asked, route), "path without /v1")
 	})
+}
+
+// apiRoutes are the API's paths after /v1, longest first so that
+// /messages/count_tokens wins over /messages.
+var apiRoutes = []string{"/messages/count_tokens", "/chat/completions", "/embeddings", "/responses", "/messages", "/models", "/tokens"}
+
+// routeWithoutV1 finds the API route a path meant: exact when the path is
+// the route itself (/chat/completions), else when the path ends in it
+// after some other prefix (/api/chat/completions, /v1/v1/…, a trailing
+// slash). It returns "" for anything else.
+func routeWithoutV1(path string) (route string, exact bool) {
+	p := strings.TrimSuffix(path, "/")
+	for _, rt := range apiRoutes {
+		if p == rt {
+			return rt, true
+		}
+	}
+	for _, rt := range apiRoutes {
+		if strings.HasSuffix(p, rt) {
+			return rt, false
+		}
+	}
+	return "", false
+}
+
+// standardMethod returns m when it is a standard HTTP method, else "".
+func standardMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return ""
 }
 
 // credential returns what the client presented: a bearer token or an
@@ -114,17 +163,17 @@ func credential(r *http.Request) string {
 // authenticate admits a request that presents a configured client key. It
 // runs before anything of the body is read. Every configured key is
 // compared, in constant time, whatever matched first.
+//
+// An address over its failed-authentication limit is throttled on its
+// failing attempts only: the credential is checked in full as always, a
+// valid one is served, a failing one gets 429 instead of 401 (see
+// auth.FailureLimiter for why this tells a guesser nothing new).
 func (d Deps) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		snap := infoOf(r.Context()).snap
 		info := infoOf(r.Context())
 		ip := clientIP(r)
 		info.clientIP = ip
-		if blocked, until := d.Failures.Blocked(ip); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Until(until).Seconds()+0.999))))
-			fail(w, r, apierr.RateLimited, "Too many failed authentications from this address; retry later.", "auth failures")
-			return
-		}
 		p, reason, err := d.principal(r, snap)
 		if err != nil {
 			d.Logger.Error("authentication failed on a store error", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
@@ -132,7 +181,11 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if reason != "" {
-			d.Failures.Fail(ip)
+			if throttled, until := d.Failures.Failed(ip); throttled {
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Until(until).Seconds()+0.999))))
+				fail(w, r, apierr.RateLimited, "Too many failed authentications from this address; retry later.", "auth failures: "+reason)
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
 			fail(w, r, apierr.Unauthorized, "", reason)
 			return
@@ -307,7 +360,7 @@ func (d Deps) forward(route provider.Route) http.Handler {
 			fail(w, r, apierr.ModelNotOnRoute, fmt.Sprintf("The model %q is not served on %s.", info.model, r.URL.Path), "")
 			return
 		}
-		adm := d.admit(w, r, req, body, usable)
+		adm := d.admit(w, r, req, usable)
 		if adm == nil {
 			return
 		}
@@ -334,7 +387,7 @@ func (d Deps) forward(route provider.Route) http.Handler {
 		}
 		defer d.Metrics.RequestStarted()()
 		d.Forwarder.Forward(w, r, proxy.Call{Route: route, Req: req, Targets: usable, Snap: snap, Info: &info.proxy,
-			InputEstimate: usage.EstimateInput(req.PromptChars)})
+			InputEstimate: usage.EstimateInput(req.PromptChars, req.PromptNumbers)})
 	})
 }
 

@@ -83,7 +83,7 @@ func ipSubject(ip string) string {
 // admit applies the plan's request, token and concurrency limits and
 // reserves the request's worst-case cost against every spend cap. It
 // answers the refusal itself and returns nil when the request may not go.
-func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request, body []byte, targets []gateway.Target) *admission {
+func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []gateway.Target) *admission {
 	info := infoOf(r.Context())
 	plan := info.grant.Plan
 	a := &admission{d: d, started: time.Now()}
@@ -119,7 +119,7 @@ func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request,
 			}
 		}
 	}
-	if !a.reserve(w, r, req, body, targets, now) {
+	if !a.reserve(w, r, req, targets, now) {
 		a.rollback(ctx)
 		return nil
 	}
@@ -151,16 +151,22 @@ func (a *admission) limitRequests(w http.ResponseWriter, r *http.Request, plan *
 }
 
 // limitTokens takes the request's token estimate — its input estimated
-// from the prompt's size, plus the output cap — from the plan's
-// tokens-per-minute limit. A request estimated above the whole limit is
-// let through on a full bucket (it would never fit otherwise) and pays its
-// real usage afterwards.
+// from the prompt (text and token arrays), plus the output cap — from the
+// plan's tokens-per-minute limit. A request estimated above the whole
+// limit could never be admitted: it is refused as too large, not as a
+// limit to wait for.
 func (a *admission) limitTokens(w http.ResponseWriter, r *http.Request, plan *config.Plan, subs []string, req *policy.Request, now time.Time) bool {
 	if plan.TPM <= 0 {
 		return true
 	}
-	est := usage.EstimateInput(req.PromptChars) + int64(req.OutputTokens)*int64(max(req.Choices, 1))
-	a.estimate = int(min(est, int64(plan.TPM)))
+	input := usage.EstimateInput(req.PromptChars, req.PromptNumbers)
+	output := int64(req.OutputTokens) * int64(max(req.Choices, 1))
+	if input+output > int64(plan.TPM) {
+		a.d.Metrics.LimitRejected("tpm")
+		fail(w, r, apierr.TokensOverLimit, fmt.Sprintf("This request may use up to %d tokens (about %d of input and up to %d of output), more than the %d tokens per minute plan %q allows: it can never be admitted. Send a shorter prompt or ask for fewer output tokens (max_tokens).", input+output, input, output, plan.TPM, plan.Name), "tpm burst")
+		return false
+	}
+	a.estimate = int(input + output)
 	var tightest *ratelimit.Decision
 	refused, err := a.take(r.Context(), "tpm:"+plan.Name, ratelimit.PerMinute(plan.TPM), a.estimate, subs, now, &a.tokens, &tightest)
 	if !a.answer(w, r, err, refused, "Tokens", "tpm", apierr.TokensLimited,
@@ -222,7 +228,7 @@ func (a *admission) answer(w http.ResponseWriter, r *http.Request, err error, re
 // reserve holds the request's worst-case cost against every spend cap
 // that applies: the input bounded by the body's size, the output by its
 // cap, at the dearest of the targets it may go to.
-func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.Request, body []byte, targets []gateway.Target, now time.Time) bool {
+func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []gateway.Target, now time.Time) bool {
 	d := a.d
 	info := infoOf(r.Context())
 	caps, err := d.capsFor(r.Context(), info.principal, info.grant.Plan)
@@ -240,7 +246,7 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 		fail(w, r, apierr.CostNotBounded, fmt.Sprintf("A spend cap applies, and the cost of a request with %s cannot be bounded before it is sent: the provider adds what keyward never sees. Send the whole conversation in the request instead, or ask for a plan with allow_unbounded.", what), what)
 		return false
 	}
-	input, output := usage.BoundInput(body), int64(req.OutputTokens)*int64(max(req.Choices, 1))
+	input, output := usage.BoundInput(req.BodyBytes, req.Images, req.Documents), int64(req.OutputTokens)*int64(max(req.Choices, 1))
 	var worst int64
 	for _, t := range targets {
 		p, ok := snap.Prices.Lookup(t.Model, req.Model)

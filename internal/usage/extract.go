@@ -3,7 +3,6 @@ package usage
 import (
 	"bytes"
 	"encoding/json"
-	"regexp"
 
 	"github.com/keyward/keyward/internal/provider"
 )
@@ -367,24 +366,19 @@ func (m *Meter) OutputEstimate() int64 {
 }
 
 // EstimateInput is a realistic estimate of a prompt's tokens, for token
-// rate limits: a token per four characters, plus a little for each
-// message's framing.
-func EstimateInput(promptChars int) int64 {
-	return int64(promptChars+3)/4 + 8
+// rate limits: a token per four characters of text, a token per number
+// (token arrays are a token each), plus a little for each message's
+// framing.
+func EstimateInput(promptChars, promptNumbers int) int64 {
+	return int64(promptChars+3)/4 + int64(promptNumbers) + 8
 }
 
-// Parts a provider bills by what they hold rather than by the bytes of the
-// request, and the most input tokens each is taken to cost: an image (the
-// dearest tokenisers, gpt-4.1-nano's patches, reach about 3.8k), a document
-// or file (Anthropic and OpenAI read at most 100 PDF pages, about 3k
-// tokens each as text and image), however it is sent — inline or by
-// reference.
-var (
-	imageParts    = regexp.MustCompile(`"type"\s*:\s*"(image_url|input_image|image)"`)
-	documentParts = regexp.MustCompile(`"type"\s*:\s*"(input_file|file|document)"`)
-)
-
 const (
+	// imageAllowance and documentAllowance are the most input tokens an
+	// image or a document part is taken to cost: an image (the dearest
+	// tokenisers, gpt-4.1-nano's patches, reach about 3.8k), a document or
+	// file (Anthropic and OpenAI read at most 100 PDF pages, about 3k tokens
+	// each as text and image), however it is sent — inline or by reference.
 	imageAllowance    = 4_000
 	documentAllowance = 300_000
 	// inputAllowance covers what a provider adds to every prompt
@@ -393,14 +387,12 @@ const (
 	inputAllowance = 1000
 )
 
-// BoundInput is an upper bound of a request body's input tokens, for spend
+// BoundInput is an upper bound of a request's input tokens, for spend
 // reservations: tokenizers produce at most a token per byte of text, the
-// provider adds inputAllowance at most, and each image or document part is
-// allowed its allowance more. (Input the provider adds from state it keeps
-// is not bounded here: see policy.Request.Unbounded.)
-func BoundInput(body []byte) int64 {
-	n := int64(len(body)) + inputAllowance
-	n += int64(len(imageParts.FindAllIndex(body, -1))) * imageAllowance
-	n += int64(len(documentParts.FindAllIndex(body, -1))) * documentAllowance
-	return n
+// provider adds inputAllowance at most, and each image or document part
+// (counted on the decoded request) is allowed its allowance more. (Input
+// the provider adds from state it keeps is not bounded here: see
+// policy.Request.Unbounded.)
+func BoundInput(bodyBytes, images, documents int) int64 {
+	return int64(bodyBytes) + inputAllowance + int64(images)*imageAllowance + int64(documents)*documentAllowance
 }

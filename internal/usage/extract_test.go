@@ -146,17 +146,18 @@ func TestMeterPartial(t *testing.T) {
 }
 
 func TestEstimates(t *testing.T) {
-	if got := EstimateInput(400); got != 108 {
-		t.Errorf("EstimateInput(400) = %d", got)
+	if got := EstimateInput(400, 0); got != 108 {
+		t.Errorf("EstimateInput(400, 0) = %d", got)
 	}
-	body := []byte(`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x"}},{"type": "document","source":{"type":"url","url":"https://x/a.pdf"}}]}]}`)
-	if got, want := BoundInput(body), int64(len(body))+inputAllowance+imageAllowance+documentAllowance; got != want {
+	// A token array is a token a number.
+	if got := EstimateInput(0, 4000); got != 4008 {
+		t.Errorf("EstimateInput(0, 4000) = %d", got)
+	}
+	if got, want := BoundInput(500, 1, 1), int64(500)+inputAllowance+imageAllowance+documentAllowance; got != want {
 		t.Errorf("BoundInput = %d, want %d", got, want)
 	}
-	// A part type named inside a prompt's text is not a part.
-	text := []byte(`{"messages":[{"role":"user","content":"say \"type\":\"image\""}]}`)
-	if got := BoundInput(text); got != int64(len(text))+inputAllowance {
-		t.Errorf("text counted as an image: %d", got)
+	if got := BoundInput(70, 0, 0); got != 70+inputAllowance {
+		t.Errorf("BoundInput(text) = %d", got)
 	}
 }
 
