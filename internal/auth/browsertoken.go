@@ -36,6 +36,9 @@ type TokenClaims struct {
 	Models          []string `json:"models,omitempty"`
 	Origin          string   `json:"origin"`
 	MaxOutputTokens int      `json:"max_output_tokens,omitempty"`
+	// MintedBy is the id of the virtual key that minted the token: the
+	// token lives only while that key does, and within its limits.
+	MintedBy string `json:"minted_by,omitempty"`
 }
 
 // Tokens mints and verifies browser tokens.
@@ -97,26 +100,39 @@ func (t *Tokens) MaxTTL() time.Duration { return t.maxTTL }
 // ErrNoSigner means keyward has no signing key configured.
 var ErrNoSigner = errors.New("auth.browser_tokens.signing_key is not configured")
 
-// Mint signs a token. The caller has already narrowed the claims to what
-// the minting key may grant.
-func (t *Tokens) Mint(user, origin, plan string, models []string, maxOut int, ttl time.Duration) (string, time.Time, error) {
+// MintOptions are a new token's claims, already narrowed by the caller to
+// what the minting key may grant.
+type MintOptions struct {
+	User, Origin, Plan string
+	Models             []string
+	MaxOutputTokens    int
+	TTL                time.Duration
+	// MintedBy is the minting virtual key's id ("key_…"); required.
+	MintedBy string
+}
+
+// Mint signs a token.
+func (t *Tokens) Mint(o MintOptions) (string, time.Time, error) {
 	if t.signer == nil {
 		return "", time.Time{}, ErrNoSigner
 	}
-	if ttl <= 0 || ttl > t.maxTTL {
+	if o.TTL <= 0 || o.TTL > t.maxTTL {
 		return "", time.Time{}, fmt.Errorf("ttl must be from 1s to %s", t.maxTTL)
 	}
+	if o.MintedBy == "" {
+		return "", time.Time{}, errors.New("a token needs the key that mints it")
+	}
 	now := t.now().Truncate(time.Second)
-	exp := now.Add(ttl)
+	exp := now.Add(o.TTL)
 	var jti [12]byte
 	_, _ = rand.Read(jti[:])
 	c := TokenClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: TokenIssuer, Subject: user, Audience: jwt.ClaimStrings{TokenAudience},
+			Issuer: TokenIssuer, Subject: o.User, Audience: jwt.ClaimStrings{TokenAudience},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 			ID: hex.EncodeToString(jti[:]),
 		},
-		Plan: plan, Models: models, Origin: origin, MaxOutputTokens: maxOut,
+		Plan: o.Plan, Models: o.Models, Origin: o.Origin, MaxOutputTokens: o.MaxOutputTokens, MintedBy: o.MintedBy,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
 	tok.Header["kid"] = t.signer.KeyID()
@@ -179,8 +195,14 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 	if c.Subject == "" || len(c.Subject) > 256 || c.Origin == "" {
 		return Principal{}, fmt.Errorf("%w: sub and origin are required", ErrTokenInvalid)
 	}
-	plan := c.Plan
-	if is, ok := t.issuers[c.Issuer]; ok && c.Issuer != TokenIssuer {
+	plan, parent := c.Plan, ""
+	if c.Issuer == TokenIssuer {
+		// keyward's own tokens live within the key that minted them.
+		if c.MintedBy == "" {
+			return Principal{}, fmt.Errorf("%w: no minting key", ErrTokenInvalid)
+		}
+		parent = "key:" + c.MintedBy
+	} else if is, ok := t.issuers[c.Issuer]; ok {
 		// An offline issuer's tokens get its plan, never one they name.
 		if plan != "" && plan != is.Plan {
 			return Principal{}, fmt.Errorf("%w: plan %q is not the issuer's", ErrTokenInvalid, plan)
@@ -188,7 +210,7 @@ func (t *Tokens) Verify(token string) (Principal, error) {
 		plan = is.Plan
 	}
 	p := Principal{Kind: KindBrowserToken, ID: "token:" + c.Issuer + "#" + c.ID, User: c.Subject, Plan: plan,
-		Origin: c.Origin, MaxOutputTokens: max(c.MaxOutputTokens, 0)}
+		Origin: c.Origin, MaxOutputTokens: max(c.MaxOutputTokens, 0), MintedBy: parent}
 	for _, m := range slices.Compact(slices.Sorted(slices.Values(c.Models))) {
 		p.Scopes = append(p.Scopes, "model:"+m)
 	}

@@ -26,7 +26,7 @@ func TestBrowserTokenRoundTrip(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	signer, _, _ := newSigner(t)
 	tk := NewTokens(TokensOptions{Signer: signer, MaxTTL: 10 * time.Minute, Now: clk.now})
-	tok, exp, err := tk.Mint("alice", "https://app.example.com", "free", []string{"fast", "fast"}, 100, 5*time.Minute)
+	tok, exp, err := tk.Mint(MintOptions{User: "alice", Origin: "https://app.example.com", Plan: "free", Models: []string{"fast", "fast"}, MaxOutputTokens: 100, TTL: 5 * time.Minute, MintedBy: "key_minter"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,18 +41,30 @@ func TestBrowserTokenRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Kind != KindBrowserToken || p.User != "alice" || p.Plan != "free" || p.Origin != "https://app.example.com" ||
-		p.MaxOutputTokens != 100 || len(p.Scopes) != 1 || p.Scopes[0] != "model:fast" || !strings.HasPrefix(p.ID, "token:keyward#") {
+		p.MaxOutputTokens != 100 || len(p.Scopes) != 1 || p.Scopes[0] != "model:fast" || !strings.HasPrefix(p.ID, "token:keyward#") ||
+		p.MintedBy != "key:key_minter" {
 		t.Fatalf("principal %+v", p)
 	}
 	clk.add(5*time.Minute + 6*time.Second)
 	if _, err := tk.Verify(tok); !errors.Is(err, ErrTokenInvalid) {
 		t.Fatalf("expired token: %v", err)
 	}
-	if _, _, err := tk.Mint("a", "https://x.test", "", nil, 0, 11*time.Minute); err == nil {
+	if _, _, err := tk.Mint(MintOptions{User: "a", Origin: "https://x.test", TTL: 11 * time.Minute, MintedBy: "key_1"}); err == nil {
 		t.Fatal("ttl above max_ttl must fail")
 	}
-	if _, _, err := NewTokens(TokensOptions{}).Mint("a", "https://x.test", "", nil, 0, time.Minute); !errors.Is(err, ErrNoSigner) {
+	if _, _, err := NewTokens(TokensOptions{}).Mint(MintOptions{User: "a", Origin: "https://x.test", TTL: time.Minute, MintedBy: "key_1"}); !errors.Is(err, ErrNoSigner) {
 		t.Fatalf("no signer: %v", err)
+	}
+	if _, _, err := tk.Mint(MintOptions{User: "a", Origin: "https://x.test", TTL: time.Minute}); err == nil {
+		t.Fatal("a token without its minting key must not be minted")
+	}
+	// A keyward token that names no minting key is refused.
+	orphan := sign(t, jwt.SigningMethodEdDSA, signer, signer.KeyID(), TokenClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: TokenIssuer, Subject: "a", Audience: jwt.ClaimStrings{TokenAudience},
+			IssuedAt: jwt.NewNumericDate(clk.now()), ExpiresAt: jwt.NewNumericDate(clk.now().Add(time.Minute))},
+		Origin: "https://x.test"})
+	if _, err := tk.Verify(orphan); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("a token without a minting key: %v", err)
 	}
 }
 
@@ -81,7 +93,7 @@ func TestBrowserTokenRejections(t *testing.T) {
 		c := TokenClaims{
 			RegisteredClaims: jwt.RegisteredClaims{Issuer: TokenIssuer, Subject: "alice", Audience: jwt.ClaimStrings{TokenAudience},
 				IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(5 * time.Minute)), ID: "j1"},
-			Origin: "https://app.example.com", Plan: "free",
+			Origin: "https://app.example.com", Plan: "free", MintedBy: "key_1",
 		}
 		if mut != nil {
 			mut(&c)
@@ -137,7 +149,7 @@ func TestBrowserTokenRejections(t *testing.T) {
 func FuzzBrowserTokenVerify(f *testing.F) {
 	signer, _, _ := newSigner(f)
 	tk := NewTokens(TokensOptions{Signer: signer})
-	tok, _, _ := tk.Mint("u", "https://a.test", "p", []string{"m"}, 1, time.Minute)
+	tok, _, _ := tk.Mint(MintOptions{User: "u", Origin: "https://a.test", Plan: "p", Models: []string{"m"}, MaxOutputTokens: 1, TTL: time.Minute, MintedBy: "key_1"})
 	f.Add(tok)
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJrZXl3YXJkIn0.")

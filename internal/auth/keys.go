@@ -59,6 +59,7 @@ type Keys struct {
 
 	mu      sync.Mutex
 	cache   map[string]cached // by hex hash
+	byID    map[string]cached // by id, for Active
 	touched map[string]time.Time
 }
 
@@ -80,7 +81,7 @@ type KeysOptions struct {
 // NewKeys returns a key manager over st.
 func NewKeys(st KeyStore, o KeysOptions) *Keys {
 	k := &Keys{st: st, pepper: o.Pepper, now: o.Now, log: o.Logger, ttl: o.CacheTTL,
-		cache: map[string]cached{}, touched: map[string]time.Time{}}
+		cache: map[string]cached{}, byID: map[string]cached{}, touched: map[string]time.Time{}}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -196,6 +197,42 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, e
 	return c.key, nil
 }
 
+// Active returns the record of the key with an id while it is active:
+// ErrUnknown, ErrRevoked or ErrExpired otherwise. Lookups are cached for
+// the cache TTL, so a revocation reaches what depends on the key (the
+// browser tokens it minted) within it.
+func (k *Keys) Active(ctx context.Context, id string) (store.Key, error) {
+	now := k.now()
+	k.mu.Lock()
+	c, ok := k.byID[id]
+	k.mu.Unlock()
+	if !ok || now.Sub(c.fetched) >= k.ttl || now.Before(c.fetched) {
+		rec, err := k.st.KeyByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			err = ErrUnknown
+		}
+		if err != nil && !errors.Is(err, ErrUnknown) {
+			return store.Key{}, fmt.Errorf("look up key %s: %w", id, err)
+		}
+		c = cached{key: rec, err: err, fetched: now}
+		k.mu.Lock()
+		if len(k.byID) > 100_000 {
+			clear(k.byID)
+		}
+		k.byID[id] = c
+		k.mu.Unlock()
+	}
+	switch {
+	case c.err != nil:
+		return store.Key{}, c.err
+	case !c.key.RevokedAt.IsZero():
+		return store.Key{}, ErrRevoked
+	case !c.key.ExpiresAt.IsZero() && !now.Before(c.key.ExpiresAt):
+		return store.Key{}, ErrExpired
+	}
+	return c.key, nil
+}
+
 // Revoke revokes a key at once (other processes see it within the cache
 // TTL).
 func (k *Keys) Revoke(ctx context.Context, id, actor string) error {
@@ -241,6 +278,7 @@ func (k *Keys) forget(id string) {
 			delete(k.cache, h)
 		}
 	}
+	delete(k.byID, id)
 }
 
 // List returns keys (never the keys themselves: they are not stored).

@@ -181,13 +181,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if reason != "" {
-			if throttled, until := d.Failures.Failed(ip); throttled {
-				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Until(until).Seconds()+0.999))))
-				fail(w, r, apierr.RateLimited, "Too many failed authentications from this address; retry later.", "auth failures: "+reason)
-				return
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
-			fail(w, r, apierr.Unauthorized, "", reason)
+			d.refuseCredential(w, r, ip, reason)
 			return
 		}
 		p, err = d.Users.Apply(r.Context(), p)
@@ -214,9 +208,69 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			fail(w, r, apierr.Forbidden, "This credential's plan is not configured.", "plan "+p.Plan)
 			return
 		}
+		if p.MintedBy != "" {
+			// A browser token lives only while the key that minted it does,
+			// and only ever narrows what that key may do.
+			m, reason, err := d.minter(r.Context(), snap, p.MintedBy)
+			switch {
+			case err != nil:
+				d.Logger.Error("minting key lookup failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
+				fail(w, r, apierr.Unavailable, "", "store error")
+				return
+			case reason != "":
+				d.refuseCredential(w, r, ip, reason)
+				return
+			}
+			g = g.Narrow(m)
+		}
 		info.grant = g
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuseCredential answers a credential that failed: 401, or 429 once the
+// address has failed too often (a valid credential from it still works).
+func (d Deps) refuseCredential(w http.ResponseWriter, r *http.Request, ip, reason string) {
+	if throttled, until := d.Failures.Failed(ip); throttled {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(time.Until(until).Seconds()+0.999))))
+		fail(w, r, apierr.RateLimited, "Too many failed authentications from this address; retry later.", "auth failures: "+reason)
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+	fail(w, r, apierr.Unauthorized, "", reason)
+}
+
+// minter resolves the virtual key that minted a browser token, as it is
+// now: refused (reason) when it was revoked, expired or deleted, its user
+// disabled, its plan gone, or it may no longer mint; err is a store
+// failure.
+func (d Deps) minter(ctx context.Context, snap *gateway.Snapshot, id string) (m auth.Minter, reason string, err error) {
+	if d.Keys == nil {
+		return m, "browser token minted by an unknown key", nil
+	}
+	rec, err := d.Keys.Active(ctx, strings.TrimPrefix(id, "key:"))
+	switch {
+	case errors.Is(err, auth.ErrUnknown), errors.Is(err, auth.ErrRevoked), errors.Is(err, auth.ErrExpired):
+		return m, "browser token's minting key: " + err.Error(), nil
+	case err != nil:
+		return m, "", err
+	}
+	if !auth.HasScope(rec.Scopes, "tokens:mint") {
+		return m, "browser token's minting key may no longer mint", nil
+	}
+	kp := auth.Principal{Kind: auth.KindVirtualKey, ID: "key:" + rec.ID, User: rec.User, Plan: rec.Plan, Scopes: rec.Scopes}
+	kp, err = d.Users.Apply(ctx, kp)
+	switch {
+	case errors.Is(err, auth.ErrUserDisabled):
+		return m, "browser token's minting key belongs to a disabled user", nil
+	case err != nil:
+		return m, "", err
+	}
+	kg, ok := auth.GrantFor(&snap.Config, kp)
+	if !ok {
+		return m, "browser token's minting key has a plan that is not configured", nil
+	}
+	return auth.Minter{Principal: kp, Grant: kg}, "", nil
 }
 
 // principal identifies the caller: a virtual key (by shape), else a static

@@ -232,6 +232,12 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 	d := a.d
 	info := infoOf(r.Context())
 	caps, err := d.capsFor(r.Context(), info.principal, info.grant.Plan)
+	if m := info.grant.Minter; m != nil && err == nil {
+		// A browser token spends its minting key's money too.
+		var minter []budget.Cap
+		minter, err = d.capsFor(r.Context(), m.Principal, m.Grant.Plan)
+		caps = append(caps, minter...)
+	}
 	if err != nil {
 		d.limiterFailed(w, r, err)
 		return false
@@ -388,11 +394,20 @@ func (a *admission) settle(r *http.Request, req *policy.Request, targets []gatew
 	if a.d.Usage == nil {
 		return
 	}
+	var minter auth.Principal
+	var minterPlan string
+	if m := info.grant.Minter; m != nil {
+		minter = m.Principal
+		if m.Grant.Plan != nil {
+			minterPlan = m.Grant.Plan.Name
+		}
+	}
 	a.d.Usage.Record(store.UsageRecord{
 		At: a.started.UTC(), RequestID: info.requestID, Key: info.principal.ID, User: info.principal.User, Plan: planName(info),
 		Route: req.Route.String(), Provider: pi.Provider, Model: model, TargetModel: pi.TargetModel,
 		Input: tok.Input, CachedInput: tok.CachedInput, CacheWrite: tok.CacheWrite, Output: tok.Output, Reasoning: tok.Reasoning,
 		CostMicros: cost, Status: status, Metered: string(pi.Metered), Latency: time.Since(a.started), Streamed: pi.Streamed,
+		MintedBy: minter.ID, MinterUser: minter.User, MinterPlan: minterPlan,
 	})
 }
 

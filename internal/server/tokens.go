@@ -106,6 +106,10 @@ func (d Deps) mintToken() http.Handler {
 			fail(w, r, apierr.Forbidden, fmt.Sprintf("No plan %q is configured.", safeName(plan)), "")
 			return
 		}
+		if why := auth.PlanWithin(tokGrant.Plan, keyGrant.Plan); why != "" {
+			fail(w, r, apierr.Forbidden, fmt.Sprintf("The plan %q is wider than this key's plan: %s. A token only ever narrows the key that mints it.", safeName(plan), why), "")
+			return
+		}
 		for _, route := range config.RouteNames {
 			if tokGrant.AllowsRoute(route) && !keyGrant.AllowsRoute(route) {
 				fail(w, r, apierr.Forbidden, fmt.Sprintf("The plan %q allows routes this key may not use.", safeName(plan)), route)
@@ -135,7 +139,8 @@ func (d Deps) mintToken() http.Handler {
 		if req.MaxOutputTokens > 0 {
 			maxOut = min(maxOut, req.MaxOutputTokens)
 		}
-		tok, exp, err := snap.Tokens.Mint(req.User, req.Origin, plan, models, maxOut, time.Duration(req.TTLSeconds)*time.Second)
+		tok, exp, err := snap.Tokens.Mint(auth.MintOptions{User: req.User, Origin: req.Origin, Plan: plan, Models: models,
+			MaxOutputTokens: maxOut, TTL: time.Duration(req.TTLSeconds) * time.Second, MintedBy: strings.TrimPrefix(p.ID, "key:")})
 		if err != nil {
 			fail(w, r, apierr.Internal, "", err.Error())
 			return

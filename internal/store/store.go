@@ -136,6 +136,10 @@ type UsageRecord struct {
 	Metered  string
 	Latency  time.Duration
 	Streamed bool
+	// MintedBy, MinterUser and MinterPlan are, for a browser token, the key
+	// that minted it and that key's user and plan: its spend counts against
+	// their caps too.
+	MintedBy, MinterUser, MinterPlan string
 }
 
 // UsageFilter selects usage records. Empty fields select all.

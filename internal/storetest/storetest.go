@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("concurrent", func(t *testing.T) { testConcurrent(t, open(t)) })
 	t.Run("usage", func(t *testing.T) { testUsage(t, open(t)) })
+	t.Run("minted spend", func(t *testing.T) { testMintedSpend(t, open(t)) })
 	t.Run("budgets", func(t *testing.T) { testBudgets(t, open(t)) })
 }
 
@@ -339,6 +340,46 @@ func testUsage(t *testing.T, s store.Store) {
 	got, _ := s.SummarizeUsage(ctx, store.UsageFilter{}, store.ByDay)
 	if len(got) != 1 || got[0].Group != day2.Format(time.DateOnly) {
 		t.Errorf("after prune: %+v", got)
+	}
+}
+
+// testMintedSpend: a browser token's usage counts toward its own key,
+// user and plan, and toward the key that minted it, that key's user, and
+// that user on the key's plan.
+func testMintedSpend(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	tok := rec(t0, "token:keyward#j1", "carol", "free", "fast", 10, 10, 40)
+	tok.MintedBy, tok.MinterUser, tok.MinterPlan = "key:app", "app-server", "server"
+	recs := []store.UsageRecord{tok, rec(t0, "key:app", "app-server", "server", "fast", 1, 1, 2), rec(t0, "key:other", "dave", "server", "fast", 1, 1, 100)}
+	if err := s.AppendUsage(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []struct {
+		f    store.SpendFilter
+		want int64
+	}{
+		{store.SpendFilter{Key: "token:keyward#j1"}, 40},
+		{store.SpendFilter{User: "carol"}, 40},
+		{store.SpendFilter{User: "carol", Plan: "free"}, 40},
+		{store.SpendFilter{Key: "key:app"}, 42},
+		{store.SpendFilter{User: "app-server"}, 42},
+		{store.SpendFilter{User: "app-server", Plan: "server"}, 42},
+		{store.SpendFilter{User: "app-server", Plan: "free"}, 0},
+		{store.SpendFilter{User: "carol", Plan: "server"}, 0},
+		{store.SpendFilter{Key: "key:other"}, 100},
+	} {
+		got, err := s.SpentMicros(ctx, sp.f)
+		if err != nil || got != sp.want {
+			t.Errorf("SpentMicros(%+v) = %d, %v; want %d", sp.f, got, err, sp.want)
+		}
+	}
+	list, err := s.ListUsage(ctx, store.UsageFilter{User: "carol"}, 10)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListUsage: %v %v", list, err)
+	}
+	if diff := cmp.Diff(tok, list[0]); diff != "" {
+		t.Errorf("record (-want +got):\n%s", diff)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/store"
@@ -21,8 +22,8 @@ func (s *DB) AppendUsage(ctx context.Context, recs []store.UsageRecord) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO usage (at, request_id, key_id, user_id, plan, route, provider, model, target_model,
-		input, cached_input, cache_write, output, reasoning, cost_micros, status, metered, latency_ms, streamed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		input, cached_input, cache_write, output, reasoning, cost_micros, status, metered, latency_ms, streamed, minted_by, minter_user, minter_plan)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -33,7 +34,8 @@ func (s *DB) AppendUsage(ctx context.Context, recs []store.UsageRecord) error {
 			streamed = 1
 		}
 		if _, err := stmt.ExecContext(ctx, nanos(r.At), r.RequestID, r.Key, r.User, r.Plan, r.Route, r.Provider, r.Model, r.TargetModel,
-			r.Input, r.CachedInput, r.CacheWrite, r.Output, r.Reasoning, r.CostMicros, r.Status, r.Metered, r.Latency.Milliseconds(), streamed); err != nil {
+			r.Input, r.CachedInput, r.CacheWrite, r.Output, r.Reasoning, r.CostMicros, r.Status, r.Metered, r.Latency.Milliseconds(), streamed,
+			r.MintedBy, r.MinterUser, r.MinterPlan); err != nil {
 			return err
 		}
 	}
@@ -96,7 +98,7 @@ func (s *DB) ListUsage(ctx context.Context, f store.UsageFilter, limit int) ([]s
 	}
 	where, args := usageWhere(f)
 	rows, err := s.db.QueryContext(ctx, `SELECT at, request_id, key_id, user_id, plan, route, provider, model, target_model,
-		input, cached_input, cache_write, output, reasoning, cost_micros, status, metered, latency_ms, streamed
+		input, cached_input, cache_write, output, reasoning, cost_micros, status, metered, latency_ms, streamed, minted_by, minter_user, minter_plan
 		FROM usage`+where+` ORDER BY at DESC, id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, err
@@ -110,7 +112,8 @@ func (s *DB) ListUsage(ctx context.Context, f store.UsageFilter, limit int) ([]s
 			streamed    int
 		)
 		if err := rows.Scan(&at, &r.RequestID, &r.Key, &r.User, &r.Plan, &r.Route, &r.Provider, &r.Model, &r.TargetModel,
-			&r.Input, &r.CachedInput, &r.CacheWrite, &r.Output, &r.Reasoning, &r.CostMicros, &r.Status, &r.Metered, &latency, &streamed); err != nil {
+			&r.Input, &r.CachedInput, &r.CacheWrite, &r.Output, &r.Reasoning, &r.CostMicros, &r.Status, &r.Metered, &latency, &streamed,
+			&r.MintedBy, &r.MinterUser, &r.MinterPlan); err != nil {
 			return nil, err
 		}
 		r.At, r.Latency, r.Streamed = fromNanos(at), time.Duration(latency)*time.Millisecond, streamed != 0
@@ -119,11 +122,28 @@ func (s *DB) ListUsage(ctx context.Context, f store.UsageFilter, limit int) ([]s
 	return out, rows.Err()
 }
 
-// SpentMicros implements store.Usage.
+// SpentMicros implements store.Usage: a record counts toward its own key,
+// user and plan, and toward those of the key that minted its browser token.
 func (s *DB) SpentMicros(ctx context.Context, f store.SpendFilter) (int64, error) {
-	where, args := usageWhere(store.UsageFilter{Since: f.Since, Key: f.Key, User: f.User, Plan: f.Plan})
+	match := func(key, user, plan string) (string, []any) {
+		var conds []string
+		var args []any
+		for _, c := range []struct{ col, v string }{{key, f.Key}, {user, f.User}, {plan, f.Plan}} {
+			if c.v != "" {
+				conds = append(conds, c.col+" = ?")
+				args = append(args, c.v)
+			}
+		}
+		if len(conds) == 0 {
+			return "1", nil
+		}
+		return strings.Join(conds, " AND "), args
+	}
+	own, ownArgs := match("key_id", "user_id", "plan")
+	minter, minterArgs := match("minted_by", "minter_user", "minter_plan")
+	args := append(append([]any{nanos(f.Since)}, ownArgs...), minterArgs...)
 	var n sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT SUM(cost_micros) FROM usage`+where, args...).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT SUM(cost_micros) FROM usage WHERE at >= ? AND ((`+own+`) OR (minted_by != '' AND `+minter+`))`, args...).Scan(&n)
 	return n.Int64, err
 }
 
