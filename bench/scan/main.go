@@ -149,6 +149,61 @@ func (g *corpusGen) decoy() string {
 	return `token: "${TOKEN}",`
 }
 
+// contextKinds are keys with no prefix of their own, found by the provider
+// named around them: Azure OpenAI's 32-hex keys with the endpoint on the
+// line above, ElevenLabs' older 32-hex keys, Hugging Face organization
+// tokens. They are planted by a second generator, so the rest of the corpus
+// is the same with or without them.
+var contextKinds = []string{"azure-openai-legacy", "elevenlabs-legacy", "huggingface-org"}
+
+// plantContext returns the lines that plant a key of a context kind, in the
+// syntax of ext, and which of them holds the key.
+func (g *corpusGen) plantContext(kind, ext string) (lines []string, keyLine int) {
+	switch kind {
+	case "azure-openai-legacy":
+		host := "https://" + g.s("abcdefghijklmnopqrstuvwxyz", 8) + ".openai.azure.com/"
+		k := g.s(hexd, 32)
+		switch ext {
+		case ".env":
+			return []string{"AZURE_OPENAI_ENDPOINT=" + host, "OPENAI_API_VERSION=2024-10-21", "OPENAI_API_KEY=" + k}, 2
+		case ".json":
+			return []string{`  "azure_openai_endpoint": "` + host + `",`, `  "openai_api_key": "` + k + `",`}, 1
+		}
+		return []string{"const openai = new OpenAI({", `  apiKey: "` + k + `",`, `  baseURL: "` + host + `openai/deployments/chat",`, "});"}, 1
+	case "elevenlabs-legacy":
+		k := g.s(hexd, 32)
+		switch ext {
+		case ".env":
+			return []string{"XI_API_KEY=" + k}, 0
+		case ".json":
+			return []string{`  "elevenlabs_api_key": "` + k + `",`}, 0
+		}
+		return []string{`const elevenlabs = new ElevenLabsClient({ apiKey: "` + k + `" });`}, 0
+	case "huggingface-org":
+		k := "api_org_" + g.s(alnum[:52], 34)
+		switch ext {
+		case ".env":
+			return []string{"HUGGINGFACEHUB_API_TOKEN=" + k}, 0
+		case ".json":
+			return []string{`  "hf_token": "` + k + `",`}, 0
+		}
+		return []string{`login(token="` + k + `")`}, 0
+	}
+	panic(kind)
+}
+
+// hexDecoy returns a line holding a bare 32-hex value that is not a key:
+// an ETag, a digest, a checksum.
+func (g *corpusGen) hexDecoy() string {
+	switch g.r.IntN(3) {
+	case 0:
+		return `const etag = "` + g.s(hexd, 32) + `";`
+	case 1:
+		return `  "md5": "` + g.s(hexd, 32) + `",`
+	}
+	return `checksum:"` + g.s(hexd, 32) + `",`
+}
+
 // filler returns about n bytes of minified-looking JavaScript, dense in the
 // words secret scanners key on ("key", "token", "secret", "password"),
 // as React and Next.js bundles are.
@@ -198,9 +253,11 @@ func gen(args []string) error {
 	mib := fs.Int("mib", 256, "corpus size in MiB")
 	truthPath := fs.String("truth", "truth.json", "where to write the planted keys")
 	seed := fs.Uint64("seed", 1, "random seed")
+	withContext := fs.Bool("context-kinds", true, "also plant keys found by their context (Azure OpenAI and ElevenLabs 32-hex keys, Hugging Face api_org_ tokens) and bare 32-hex decoys; false writes the corpus of the figures measured before they were added")
 	fs.Parse(args)
 
 	g := &corpusGen{r: rand.New(rand.NewPCG(*seed, 42))}
+	g2 := &corpusGen{r: rand.New(rand.NewPCG(*seed, 43))}
 	var truth []Planted
 	total := 0
 	file := 0
@@ -235,6 +292,19 @@ func gen(args []string) error {
 			line++
 			b.WriteString(g.decoy() + "\n")
 			line++
+			if *withContext && g2.r.IntN(2) == 0 {
+				kind := contextKinds[g2.r.IntN(len(contextKinds))]
+				lines, at := g2.plantContext(kind, ext)
+				for i, l := range lines {
+					b.WriteString(l + "\n")
+					if i == at {
+						truth = append(truth, Planted{Path: rel, Line: line, Kind: kind})
+					}
+					line++
+				}
+				b.WriteString(g2.hexDecoy() + "\n")
+				line++
+			}
 		}
 		p := filepath.Join(*out, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

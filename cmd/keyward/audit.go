@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,19 +11,18 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/nextaudit"
 	"github.com/keyward/keyward/internal/scan/ignore"
+	"github.com/keyward/keyward/internal/scan/rules"
 )
 
-// errAuditFindings ends an audit that found problems: exit code 1, and
-// nothing more to say, since the report has said it.
+// errAuditFindings ends an audit that found problems at or above
+// --fail-on: exit code 1, and nothing more to say, since the report has said
+// it.
 var errAuditFindings = fmt.Errorf("audit problems found: %w", errSilent)
 
 func auditCmd(e env) *cobra.Command {
-	var (
-		format, reportFile, baseline, ignoreFile string
-		quiet, build, allowEmpty                 bool
-	)
+	var fl auditFlags
 	cmd := &cobra.Command{
 		Use:   "audit [DIR]",
 		Short: "Check Next.js apps for code patterns that leak AI provider keys",
@@ -43,77 +43,91 @@ reported again.
 Finding no Next.js app is an error (exit status 2), so a CI job pointed at the
 wrong directory fails instead of passing; --allow-empty accepts it.
 
-Exit status: 0 no problems, 1 problems found, 2 error (no Next.js app found
-included).`,
+--fail-on SEVERITY (critical, high, medium, low) makes only problems of that
+severity or worse fail the audit; the report still lists every problem.
+
+Exit status: 0 no problems (or none at --fail-on or above), 1 problems found,
+2 error (no Next.js app found included).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(audit.Formats, format) {
-				return usageError{fmt.Errorf("--format %q: want one of %s", format, strings.Join(audit.Formats, ", "))}
-			}
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			ignorePath, optional := ignoreFile, false
-			if !cmd.Flags().Changed("ignore-file") {
-				ignorePath, optional = filepath.Join(dir, ignore.DefaultFile), true
-			}
-			ign, err := ignore.Load(ignorePath, optional)
-			if err != nil {
-				return usageError{fmt.Errorf("ignore file: %w", err)}
-			}
-			if baseline != "" {
-				f, err := os.Open(baseline)
-				if err != nil {
-					return usageError{fmt.Errorf("baseline: %w", err)}
-				}
-				err = ign.AddBaseline(f)
-				f.Close()
-				if err != nil {
-					return usageError{fmt.Errorf("%s: %w", baseline, err)}
-				}
-			}
-			opt := audit.Options{Build: build, BuildLog: e.stderr, Ignore: ign}
-			res, err := audit.Run(cmd.Context(), dir, opt)
-			if err != nil {
-				return usageError{err}
-			}
-			if len(res.Apps) == 0 && !allowEmpty {
-				return usageError{fmt.Errorf("no Next.js app found in %s: looked for a package.json that depends on next "+
-					"(dependencies, devDependencies, peerDependencies or optionalDependencies) in it and its subdirectories, "+
-					"node_modules and build output skipped; point keyward audit at the app or the monorepo root, "+
-					"or pass --allow-empty to accept an empty result", dir)}
-			}
-			var out bytes.Buffer
-			if err := audit.Write(&out, format, res, versionString()); err != nil {
-				return usageError{err}
-			}
-			switch {
-			case reportFile != "":
-				if err := os.WriteFile(reportFile, out.Bytes(), 0o600); err != nil {
-					return usageError{fmt.Errorf("write report: %w", err)}
-				}
-				if !quiet {
-					fmt.Fprintf(e.stdout, "%d problems found; report written to %s\n", len(res.Findings), reportFile)
-				}
-			case !quiet:
-				if _, err := e.stdout.Write(out.Bytes()); err != nil {
-					return usageError{err}
-				}
-			}
-			if len(res.Findings) > 0 {
-				return errAuditFindings
-			}
-			return nil
+			fl.ignoreSet = cmd.Flags().Changed("ignore-file")
+			return runAudit(cmd.Context(), e, dir, fl)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "text", "report format: "+strings.Join(audit.Formats, ", "))
-	f.StringVar(&reportFile, "report", "", "write the report to this file instead of standard output")
-	f.StringVar(&baseline, "baseline", "", "JSON report of an earlier audit whose findings are accepted")
-	f.StringVar(&ignoreFile, "ignore-file", "", "ignore file (default: "+ignore.DefaultFile+" in DIR, if there is one)")
-	f.BoolVarP(&quiet, "quiet", "q", false, "print nothing; the exit status tells")
-	f.BoolVar(&allowEmpty, "allow-empty", false, "exit 0 when DIR holds no Next.js app (by default that is an error, exit status 2)")
-	f.BoolVar(&build, "build", false, "run next build (telemetry off) in every app before checking its build output")
+	f.StringVar(&fl.format, "format", "text", "report format: "+strings.Join(nextaudit.Formats, ", "))
+	f.StringVar(&fl.reportFile, "report", "", "write the report to this file instead of standard output")
+	f.StringVar(&fl.baseline, "baseline", "", "JSON report of an earlier audit whose findings are accepted")
+	f.StringVar(&fl.ignoreFile, "ignore-file", "", "ignore file (default: "+ignore.DefaultFile+" in DIR, if there is one)")
+	f.BoolVarP(&fl.quiet, "quiet", "q", false, "print nothing; the exit status tells")
+	f.BoolVar(&fl.allowEmpty, "allow-empty", false, "exit 0 when DIR holds no Next.js app (by default that is an error, exit status 2)")
+	f.BoolVar(&fl.build, "build", false, "run next build (telemetry off) in every app before checking its build output")
+	f.StringVar(&fl.failOn, "fail-on", string(rules.Low), "exit 1 only for problems of this severity or worse: "+severityNames()+" (low: any problem)")
 	return cmd
+}
+
+// auditFlags are keyward audit's options.
+type auditFlags struct {
+	format, reportFile, baseline, ignoreFile, failOn string
+	quiet, build, allowEmpty                         bool
+	// ignoreSet is whether --ignore-file was given (else .keywardignore in
+	// DIR applies, if there is one).
+	ignoreSet bool
+}
+
+// runAudit is keyward audit: the ignore list from flags, the audit, then
+// the report and the exit status.
+func runAudit(ctx context.Context, e env, dir string, fl auditFlags) error {
+	usage := func(err error) error { return exitStatus{exitUsage, err} }
+	if !slices.Contains(nextaudit.Formats, fl.format) {
+		return usage(fmt.Errorf("--format %q: want one of %s", fl.format, strings.Join(nextaudit.Formats, ", ")))
+	}
+	failOn, err := rules.ParseSeverity(fl.failOn)
+	if err != nil {
+		return usage(fmt.Errorf("--fail-on: %w", err))
+	}
+	ignorePath, optional := fl.ignoreFile, false
+	if !fl.ignoreSet {
+		ignorePath, optional = filepath.Join(dir, ignore.DefaultFile), true
+	}
+	ign, err := ignore.Load(ignorePath, optional)
+	if err != nil {
+		return usage(fmt.Errorf("ignore file: %w", err))
+	}
+	if fl.baseline != "" {
+		f, err := os.Open(fl.baseline)
+		if err != nil {
+			return usage(fmt.Errorf("baseline: %w", err))
+		}
+		err = ign.AddBaseline(f)
+		f.Close()
+		if err != nil {
+			return usage(fmt.Errorf("%s: %w", fl.baseline, err))
+		}
+	}
+	res, err := nextaudit.Run(ctx, dir, nextaudit.Options{Build: fl.build, BuildLog: e.stderr, Ignore: ign})
+	if err != nil {
+		return usage(err)
+	}
+	if len(res.Apps) == 0 && !fl.allowEmpty {
+		return usage(fmt.Errorf("no Next.js app found in %s: looked for a package.json that depends on next "+
+			"(dependencies, devDependencies, peerDependencies or optionalDependencies) in it and its subdirectories, "+
+			"node_modules and build output skipped; point keyward audit at the app or the monorepo root, "+
+			"or pass --allow-empty to accept an empty result", dir))
+	}
+	var out bytes.Buffer
+	if err := nextaudit.Write(&out, fl.format, res, versionString()); err != nil {
+		return usage(err)
+	}
+	if err := writeReport(e, out.Bytes(), fl.reportFile, fl.quiet, fmt.Sprintf("%d problems found", len(res.Findings))); err != nil {
+		return usage(err)
+	}
+	if slices.ContainsFunc(res.Findings, func(f nextaudit.Finding) bool { return f.Severity.AtLeast(failOn) }) {
+		return exitStatus{exitError, errAuditFindings}
+	}
+	return nil
 }

@@ -27,7 +27,26 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// exitStatus is how scan and audit end: every error they return carries
+// the exit status it means (exitError: findings at or above --fail-on, with
+// errSilent inside, since the report said it; exitUsage: anything that kept
+// them from checking everything: a bad flag, an unreadable path, a failed
+// scan). Commands that return no exitStatus keep the older convention:
+// usageError for 2, anything else 1.
+type exitStatus struct {
+	code int
+	err  error
+}
+
+func (e exitStatus) Error() string { return e.err.Error() }
+func (e exitStatus) Unwrap() error { return e.err }
+
+// exitCode is the process's exit status for an error run returned.
 func exitCode(err error) int {
+	var x exitStatus
+	if errors.As(err, &x) {
+		return x.code
+	}
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage

@@ -81,6 +81,10 @@ func TestExitCode(t *testing.T) {
 		{"wrapped usage", fmt.Errorf("context: %w", usageError{errors.New("bad flag")}), exitUsage},
 		{"other", errors.New("listen: address in use"), exitError},
 		{"silent", errSilent, exitError},
+		{"exit status", exitStatus{exitUsage, errors.New("could not read 1 path")}, exitUsage},
+		{"findings", exitStatus{exitError, fmt.Errorf("secrets found: %w", errSilent)}, exitError},
+		// scan's and audit's own status wins over a usageError inside it.
+		{"wrapped exit status", fmt.Errorf("scan: %w", exitStatus{exitError, usageError{errors.New("x")}}), exitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

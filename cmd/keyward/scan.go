@@ -2,13 +2,11 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyward/keyward/internal/audit"
-	"github.com/keyward/keyward/internal/scan/detect"
+	"github.com/keyward/keyward/internal/nextaudit"
+	"github.com/keyward/keyward/internal/scan"
 	"github.com/keyward/keyward/internal/scan/ignore"
 	"github.com/keyward/keyward/internal/scan/report"
 	"github.com/keyward/keyward/internal/scan/rules"
@@ -25,8 +23,8 @@ import (
 	"github.com/keyward/keyward/internal/scan/verify"
 )
 
-// errFindings ends a scan that found secrets: exit code 1, and nothing more
-// to say, since the report has said it.
+// errFindings ends a scan that found secrets at or above --fail-on: exit
+// code 1, and nothing more to say, since the report has said it.
 var errFindings = fmt.Errorf("secrets found: %w", errSilent)
 
 // scanFlags are keyward scan's options.
@@ -42,6 +40,7 @@ type scanFlags struct {
 	verifyEndpoints      []string
 	verifyTimeout        time.Duration
 	progress, noProgress bool
+	failOn               string
 }
 
 func scanCmd(e env) *cobra.Command {
@@ -73,9 +72,16 @@ report whose findings are not reported again.
 request per distinct key, 5s timeout) and reports active, inactive or
 unknown. Without --verify no key ever leaves this machine.
 
-Exit status: 0 no secrets found, 1 secrets found, 2 error.`,
+--fail-on SEVERITY (critical, high, medium, low) makes only findings of that
+severity or worse fail the scan; the report still lists every finding.
+
+Exit status: 0 no secrets found (or none at --fail-on or above), 1 secrets
+found, 2 error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runScan(cmd.Context(), e, cmd.InOrStdin(), cmd.Flags().Changed("ignore-file"), fl, args)
+			if cmd.Flags().Changed("ignore-file") && fl.ignoreFile == "" {
+				return exitStatus{exitUsage, errors.New("--ignore-file needs a file name")}
+			}
+			return runScan(cmd.Context(), e, cmd.InOrStdin(), fl, args)
 		},
 	}
 	f := cmd.Flags()
@@ -97,247 +103,138 @@ Exit status: 0 no secrets found, 1 secrets found, 2 error.`,
 	f.DurationVar(&fl.verifyTimeout, "verify-timeout", 5*time.Second, "with --verify: timeout per request")
 	f.BoolVar(&fl.progress, "progress", false, "show progress on standard error even when it is not a terminal")
 	f.BoolVar(&fl.noProgress, "no-progress", false, "never show progress")
+	f.StringVar(&fl.failOn, "fail-on", string(rules.Low), "exit 1 only for findings of this severity or worse: "+severityNames()+" (low: any finding)")
 	return cmd
 }
 
-func runScan(ctx context.Context, e env, stdin io.Reader, ignoreSet bool, fl scanFlags, args []string) error {
-	if !slices.Contains(report.Formats, fl.format) {
-		return usageError{fmt.Errorf("--format %q: want one of %s", fl.format, strings.Join(report.Formats, ", "))}
-	}
+// scanOptions turns keyward scan's flags and arguments into scan options,
+// rejecting combinations that mean nothing.
+func scanOptions(fl scanFlags, args []string, stdin io.Reader) (scan.Options, error) {
+	var opt scan.Options
 	if (fl.since != "" || fl.branch != "") && !fl.git {
-		return usageError{errors.New("--since and --branch need --git")}
+		return opt, errors.New("--since and --branch need --git")
 	}
 	if fl.git && fl.staged {
-		return usageError{errors.New("--git and --staged exclude each other")}
+		return opt, errors.New("--git and --staged exclude each other")
 	}
 	if len(fl.verifyEndpoints) > 0 && !fl.verify {
-		return usageError{errors.New("--verify-endpoint needs --verify")}
+		return opt, errors.New("--verify-endpoint needs --verify")
 	}
-	history := fl.git || fl.staged
 	stdinMode := len(args) == 1 && args[0] == "-"
 	switch {
-	case history && len(args) > 1:
-		return usageError{errors.New("--git and --staged take one repository directory")}
+	case (fl.git || fl.staged) && len(args) > 1:
+		return opt, errors.New("--git and --staged take one repository directory")
 	case !stdinMode && slices.Contains(args, "-"):
-		return usageError{errors.New(`"-" (standard input) cannot be mixed with paths`)}
+		return opt, errors.New(`"-" (standard input) cannot be mixed with paths`)
 	}
-	if len(args) == 0 {
-		args = []string{"."}
-	}
-
-	// The ignore file: the one named (for every path), else, if there is
-	// one, .keywardignore in the repository's root for --git and --staged,
-	// in each directory named for its files, and in the current directory
-	// for named files and standard input.
-	var baseline []byte
-	if fl.baseline != "" {
-		b, err := os.ReadFile(fl.baseline)
-		if err != nil {
-			return usageError{fmt.Errorf("baseline: %w", err)}
-		}
-		baseline = b
-		if err := (&ignore.List{}).AddBaseline(bytes.NewReader(baseline)); err != nil {
-			return usageError{fmt.Errorf("%s: %w", fl.baseline, err)}
-		}
-	}
-	loadIgnore := func(dir string) (*ignore.List, error) {
-		path, optional := fl.ignoreFile, false
-		if !ignoreSet {
-			path, optional = filepath.Join(dir, ignore.DefaultFile), true
-		}
-		ign, err := ignore.Load(path, optional)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("ignore file: %w", err)}
-		}
-		if err := ign.CheckRules(knownRule); err != nil {
-			return nil, usageError{fmt.Errorf("ignore file: %s: %w", path, err)}
-		}
-		if baseline != nil {
-			if err := ign.AddBaseline(bytes.NewReader(baseline)); err != nil {
-				return nil, usageError{fmt.Errorf("%s: %w", fl.baseline, err)}
-			}
-		}
-		return ign, nil
-	}
-	// A group is paths scanned with one ignore list.
-	type group struct {
-		paths []string
-		ign   *ignore.List
-	}
-	var groups []group
 	switch {
-	case history:
-		dir := "."
-		if len(args) == 1 {
-			dir = args[0]
-		}
-		if top, err := source.GitTopLevel(ctx, dir); err == nil {
-			dir = top // else ScanGit says it is not a repository
-		}
-		ign, err := loadIgnore(dir)
-		if err != nil {
-			return err
-		}
-		groups = []group{{args, ign}}
-	case stdinMode || ignoreSet:
-		ign, err := loadIgnore(".")
-		if err != nil {
-			return err
-		}
-		groups = []group{{args, ign}}
-	default:
-		var files []string
-		for _, p := range args {
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				ign, err := loadIgnore(p)
-				if err != nil {
-					return err
-				}
-				groups = append(groups, group{[]string{p}, ign})
-			} else {
-				files = append(files, p)
-			}
-		}
-		if len(files) > 0 {
-			ign, err := loadIgnore(".")
-			if err != nil {
-				return err
-			}
-			groups = append([]group{{files, ign}}, groups...)
-		}
+	case fl.git:
+		opt.Mode = scan.History
+	case fl.staged:
+		opt.Mode = scan.Staged
+	case stdinMode:
+		opt.Mode, opt.Stdin = scan.Stdin, stdin
 	}
-	verifier := &verify.Verifier{Timeout: fl.verifyTimeout, Endpoints: map[string]verify.Endpoint{}}
+	opt.Paths, opt.Since, opt.Branch = args, fl.since, fl.branch
+	opt.IgnoreFile, opt.Baseline = fl.ignoreFile, fl.baseline
+	opt.KnownRule = func(id string) bool { _, ok := nextaudit.CheckByID(id); return ok }
+	opt.Verify, opt.VerifyTimeout = fl.verify, fl.verifyTimeout
 	for _, s := range fl.verifyEndpoints {
 		rule, ep, err := verify.ParseEndpoint(s)
 		if err != nil {
-			return usageError{err}
+			return opt, err
 		}
-		verifier.Endpoints[rule] = ep
-	}
-
-	opt := source.Options{IncludeSkippedDirs: fl.noSkip, IncludeBinary: fl.bin, Progress: new(source.Progress)}
-	if fl.noDecode {
-		opt.DecodeDepth = -1
+		if opt.VerifyEndpoints == nil {
+			opt.VerifyEndpoints = map[string]verify.Endpoint{}
+		}
+		opt.VerifyEndpoints[rule] = ep
 	}
 	if fl.decodeBudget < 0 {
-		return usageError{errors.New("--decode-budget must not be negative")}
+		return opt, errors.New("--decode-budget must not be negative")
 	}
-	opt.DecodeBudget = fl.decodeBudget
-	// Files where some encoded text was left undecoded (more of it in one
-	// chunk than the decoding budget): said on standard error, never
-	// silently.
-	var (
-		cutMu sync.Mutex
-		cut   []string
-	)
-	opt.DecodeCut = func(name string) {
-		cutMu.Lock()
-		cut = append(cut, name)
-		cutMu.Unlock()
+	opt.Source = source.Options{IncludeSkippedDirs: fl.noSkip, IncludeBinary: fl.bin, DecodeBudget: fl.decodeBudget, Progress: new(source.Progress)}
+	if fl.noDecode {
+		opt.Source.DecodeDepth = -1
 	}
-	stopProgress := func() {}
+	return opt, nil
+}
+
+// runScan is keyward scan: options from flags, the scan, then the report
+// and the exit status.
+func runScan(ctx context.Context, e env, stdin io.Reader, fl scanFlags, args []string) error {
+	usage := func(err error) error { return exitStatus{exitUsage, err} }
+	if !slices.Contains(report.Formats, fl.format) {
+		return usage(fmt.Errorf("--format %q: want one of %s", fl.format, strings.Join(report.Formats, ", ")))
+	}
+	failOn, err := rules.ParseSeverity(fl.failOn)
+	if err != nil {
+		return usage(fmt.Errorf("--fail-on: %w", err))
+	}
+	opt, err := scanOptions(fl, args, stdin)
+	if err != nil {
+		return usage(err)
+	}
 	if !fl.quiet && !fl.noProgress && (fl.progress || isTerminal(e.stderr)) {
-		stopProgress = sync.OnceFunc(showProgress(e.stderr, opt.Progress, 250*time.Millisecond))
+		stopProgress := sync.OnceFunc(showProgress(e.stderr, opt.Source.Progress, 250*time.Millisecond))
 		defer stopProgress()
+		opt.Scanned = stopProgress
 	}
 
-	d := detect.New(rules.All())
-	var (
-		findings   []source.Finding
-		unreadable *source.UnreadableError
-		err        error
-	)
-	for _, g := range groups {
-		gopt := opt
-		if g.ign.HasPaths() {
-			gopt.Skip = g.ign.Path
-		}
-		var found []source.Finding
-		switch {
-		case history:
-			gg := source.GitOptions{Since: fl.since, Branch: fl.branch, Staged: fl.staged}
-			if len(g.paths) == 1 {
-				gg.Dir = g.paths[0]
-			}
-			found, err = source.ScanGit(ctx, d, gg, gopt)
-		case stdinMode:
-			found, err = source.ScanReader(d, stdin, "-", gopt)
-		default:
-			found, err = source.Scan(ctx, d, g.paths, gopt)
-		}
-		// Files that could not be read do not stop the scan: the
-		// findings in the rest are reported, then the unreadable files
-		// are listed on standard error and the exit status is 2.
-		var ue *source.UnreadableError
-		if errors.As(err, &ue) {
-			if unreadable == nil {
-				unreadable = &source.UnreadableError{}
-			}
-			unreadable.Files = append(unreadable.Files, ue.Files...)
-			err = nil
-		}
-		if err != nil {
-			break
-		}
-		findings = append(findings, slices.DeleteFunc(found, func(f source.Finding) bool {
-			return g.ign.Finding(f.RuleID, f.Secret, f.Fingerprint())
-		})...)
-	}
-	if len(groups) > 1 {
-		slices.SortStableFunc(findings, func(a, b source.Finding) int {
-			return cmp.Or(strings.Compare(a.Path, b.Path), cmp.Compare(a.Start, b.Start), strings.Compare(a.RuleID, b.RuleID))
-		})
-	}
-	stopProgress()
-	if len(cut) > 0 && !fl.quiet {
-		slices.Sort(cut)
-		fmt.Fprintf(e.stderr, "keyward: note: decoding was cut short in %d file(s) with more encoded text than the budget; secrets encoded there may be missed:\n", len(cut))
-		for _, name := range cut {
+	res, err := scan.Run(ctx, opt)
+	if len(res.DecodeCut) > 0 && !fl.quiet {
+		fmt.Fprintf(e.stderr, "keyward: note: decoding was cut short in %d file(s) with more encoded text than the budget; secrets encoded there may be missed:\n", len(res.DecodeCut))
+		for _, name := range res.DecodeCut {
 			fmt.Fprintf(e.stderr, "  %s\n", source.EscapeControl(name))
 		}
 	}
 	if err != nil {
-		// Every other scan error is exit status 2, which usageError
-		// carries.
-		return usageError{err}
+		return usage(err)
 	}
 
-	ropt := report.Options{Version: versionString(), Color: fl.reportFile == "" && colorful(e.stdout, e.getenv)}
-	if fl.verify && len(findings) > 0 {
-		keys := make([]verify.Key, len(findings))
-		for i, f := range findings {
-			keys[i] = verify.Key{RuleID: f.RuleID, Secret: f.Secret}
-		}
-		ropt.Verified = map[string]string{}
-		for i, st := range verifier.Check(ctx, keys) {
-			ropt.Verified[findings[i].Fingerprint()] = string(st)
-		}
-	}
-
+	ropt := report.Options{Version: versionString(), Color: fl.reportFile == "" && colorful(e.stdout, e.getenv), Verified: res.Verified}
 	var out bytes.Buffer
-	if err := report.Write(&out, fl.format, findings, ropt); err != nil {
-		return usageError{err}
+	if err := report.Write(&out, fl.format, res.Findings, ropt); err != nil {
+		return usage(err)
 	}
-	switch {
-	case fl.reportFile != "":
-		if err := os.WriteFile(fl.reportFile, out.Bytes(), 0o600); err != nil {
-			return usageError{fmt.Errorf("write report: %w", err)}
-		}
-		if !fl.quiet {
-			fmt.Fprintf(e.stdout, "%d secrets found; report written to %s\n", len(findings), fl.reportFile)
-		}
-	case !fl.quiet:
-		if _, err := e.stdout.Write(out.Bytes()); err != nil {
-			return usageError{err}
-		}
+	if err := writeReport(e, out.Bytes(), fl.reportFile, fl.quiet, fmt.Sprintf("%d secrets found", len(res.Findings))); err != nil {
+		return usage(err)
 	}
-	if unreadable != nil {
-		return usageError{unreadable}
+	if res.Unreadable != nil {
+		return usage(res.Unreadable)
 	}
-	if len(findings) > 0 {
-		return errFindings
+	if slices.ContainsFunc(res.Findings, func(f source.Finding) bool { return f.ReportedSeverity().AtLeast(failOn) }) {
+		return exitStatus{exitError, errFindings}
 	}
 	return nil
+}
+
+// writeReport puts a report where it was asked for: in a file (and,
+// unless quiet, says so on standard output, with what was found: "3 secrets
+// found"), on standard output, or nowhere (quiet). scan and audit share it.
+func writeReport(e env, report []byte, file string, quiet bool, what string) error {
+	switch {
+	case file != "":
+		if err := os.WriteFile(file, report, 0o600); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		if !quiet {
+			fmt.Fprintf(e.stdout, "%s; report written to %s\n", what, file)
+		}
+	case !quiet:
+		if _, err := e.stdout.Write(report); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// severityNames lists the severities --fail-on accepts, worst first.
+func severityNames() string {
+	names := make([]string, len(rules.Severities))
+	for i, s := range rules.Severities {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }
 
 // showProgress writes what has been scanned to w every interval, on one
@@ -391,13 +288,4 @@ func isTerminal(w io.Writer) bool {
 // neither NO_COLOR nor TERM=dumb.
 func colorful(w io.Writer, getenv func(string) string) bool {
 	return isTerminal(w) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
-}
-
-// knownRule accepts the ids a "rule:" line of an ignore file may name: a
-// scan rule's, or an audit check's (one .keywardignore serves both).
-func knownRule(id string) bool {
-	if _, ok := audit.CheckByID(id); ok {
-		return true
-	}
-	return slices.ContainsFunc(rules.All(), func(r *rules.Rule) bool { return r.ID == id })
 }

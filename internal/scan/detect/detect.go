@@ -105,6 +105,17 @@ var windows = map[string]window{
 	"supabase-service-role-key": {whole: true, anchor: "eyJ", before: 8, after: 2020},
 }
 
+// contextWindow is the window of a rule with a Context (rules.Rule): its
+// keywords are in the Context, which lies within rules.ContextReach bytes of
+// the secret but need not be in the match (OPENAI_API_KEY=… two lines below
+// an Azure endpoint). A match holding no keyword ends at most ContextReach
+// bytes, plus the secret, after the keyword that opens its Context's match,
+// and starts at most ContextReach bytes, plus its name and operator, before
+// that Context match ends; a match holding a keyword is within
+// defaultWindow of it. ContextReach plus defaultWindow's after on both sides
+// covers both.
+var contextWindow = window{before: rules.ContextReach + defaultWindow.after, after: rules.ContextReach + defaultWindow.after}
+
 // kelvin is U+212A KELVIN SIGN, which strings.ToLower (and so Find's keyword
 // check) turns into "k" and (?i) regexes match as "k"; ASCII
 // case-insensitive matching alone would miss "\u212aey".
@@ -144,6 +155,9 @@ func New(rs []*rules.Rule) *Detector {
 		w, ok := windows[r.ID]
 		if !ok {
 			w, ok = tightWindows[r.ID]
+		}
+		if !ok && r.Context != nil {
+			w, ok = contextWindow, true
 		}
 		if !ok {
 			w = defaultWindow
@@ -266,7 +280,7 @@ func (d *Detector) Scan(data []byte) []Finding {
 					}
 					seen[k] = true
 					secret := string(data[start:end])
-					if !r.Check(secret) {
+					if !r.Check(secret) || !r.InContext(data, start, end) {
 						continue
 					}
 					sev := r.Severity

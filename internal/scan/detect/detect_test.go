@@ -101,10 +101,11 @@ func TestTruePositivesFound(t *testing.T) {
 
 // TestKeywordInMatch holds the rules to the detector's assumption: every
 // match of a windowed rule contains one of the rule's keywords, so a
-// window around the keywords sees it.
+// window around the keywords sees it. (A rule with a Context is held to
+// TestKeywordInContext instead.)
 func TestKeywordInMatch(t *testing.T) {
 	for i, r := range det.rules {
-		if det.win[i].whole {
+		if det.win[i].whole || r.Context != nil {
 			continue
 		}
 		for _, s := range r.TruePositives {
@@ -115,6 +116,79 @@ func TestKeywordInMatch(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKeywordInContext holds the rules with a Context to the detector's
+// assumption for them: every match of the Context contains one of the
+// rule's keywords, so a window around the keywords (contextWindow) sees the
+// secret it vouches for.
+func TestKeywordInContext(t *testing.T) {
+	n := 0
+	for i, r := range det.rules {
+		if r.Context == nil {
+			continue
+		}
+		n++
+		if det.win[i] != contextWindow {
+			t.Errorf("%s: window %+v, want contextWindow", r.ID, det.win[i])
+		}
+		for _, s := range slices.Concat(r.TruePositives, r.FalsePositives) {
+			for _, m := range r.Context.FindAllStringIndex(s, -1) {
+				match := strings.ToLower(s[m[0]:m[1]])
+				if !slices.ContainsFunc(r.Keywords, func(k string) bool { return strings.Contains(match, k) }) {
+					t.Errorf("%s: context %q holds none of the keywords %q", r.ID, match, r.Keywords)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no rule has a Context: the test tests nothing")
+	}
+}
+
+// TestContextFarFromKeyword: a secret whose only keyword is in its Context,
+// up to ContextReach bytes away on either side, in a large bundle, is found
+// as Find finds it; one byte further it is not.
+func TestContextFarFromKeyword(t *testing.T) {
+	var hex strings.Builder
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 32 {
+		hex.WriteByte("0123456789abcdef"[r.IntN(16)])
+	}
+	key := hex.String()
+	filler := jsFiller(rand.New(rand.NewPCG(1, 2)), 16<<10)
+	// "API_TYPE=azure" is the Context's match. before(gap) starts it gap
+	// bytes before the secret starts; after(gap) ends it gap bytes after the
+	// secret ends.
+	before := func(gap int) []byte {
+		pad := bytes.Repeat([]byte("x"), gap-len("API_TYPE=azure\n")-len("\nOPENAI_API_KEY="))
+		return slices.Concat(filler, []byte(";\nAPI_TYPE=azure\n"), pad, []byte("\nOPENAI_API_KEY="+key+"\n"), filler)
+	}
+	after := func(gap int) []byte {
+		pad := bytes.Repeat([]byte("x"), gap-len("\n")-len("API_TYPE=azure"))
+		return slices.Concat(filler, []byte(";\nOPENAI_API_KEY="+key+"\n"), pad, []byte("API_TYPE=azure\n"), filler)
+	}
+	for _, tt := range []struct {
+		name  string
+		data  []byte
+		found bool
+	}{
+		{"before, at reach", before(rules.ContextReach), true},
+		{"before, beyond reach", before(rules.ContextReach + 1), false},
+		{"after, at reach", after(rules.ContextReach), true},
+		{"after, beyond reach", after(rules.ContextReach + 1), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := oracle(tt.data)
+			if diff := cmp.Diff(want, scanned(tt.data)); diff != "" {
+				t.Errorf("detector differs from Find (-want +got):\n%s", diff)
+			}
+			found := slices.ContainsFunc(want, func(h hit) bool { return h.Rule == "azure-openai-legacy-key" && h.Secret == key })
+			if found != tt.found {
+				t.Errorf("found %v, want %v", found, tt.found)
+			}
+		})
 	}
 }
 

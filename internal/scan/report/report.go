@@ -146,12 +146,7 @@ func shortHash(h string) string { return h[:min(len(h), 12)] }
 
 // severity is the finding's severity, raised to critical when the file is
 // sent to browsers: anyone can read it there.
-func severity(f source.Finding) string {
-	if f.Exposure == source.Client {
-		return "critical"
-	}
-	return string(f.Severity)
-}
+func severity(f source.Finding) string { return string(f.ReportedSeverity()) }
 
 // Plural counts things in words: "1 file", "3 files".
 func Plural(n int, what string) string {

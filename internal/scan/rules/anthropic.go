@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// anthropicRules returns Anthropic's rules, in report order.
+func anthropicRules() []*Rule {
+	var rs []*Rule
 	apiKey := "sk-ant-api03-" + fake("anthropic-api", base64u, 93) + "AA"
 	adminKey := "sk-ant-admin01-" + fake("anthropic-admin", base64u, 93) + "AA"
 	oauth := "sk-ant-oat01-" + fake("anthropic-oauth", base64u, 93) + "AA"
@@ -20,7 +22,7 @@ func init() {
 	// Verified: gitleaks/gitleaks cmd/generate/config/rules/anthropic.go,
 	// trufflesecurity/trufflehog pkg/detectors/anthropic/anthropic.go,
 	// mongodb/kingfisher data/rules/anthropic.yml.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "anthropic-api-key",
 		Provider:    "Anthropic",
 		Description: "Anthropic API key",
@@ -43,7 +45,7 @@ func init() {
 	// sk-ant-admin01-<93 [A-Za-z0-9_-]>AA.
 	// Verified: gitleaks/gitleaks cmd/generate/config/rules/anthropic.go,
 	// trufflesecurity/trufflehog pkg/detectors/anthropic/anthropic.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "anthropic-admin-key",
 		Provider:    "Anthropic",
 		Description: "Anthropic Admin API key",
@@ -68,7 +70,7 @@ func init() {
 	// prefixes are confirmed by public Claude Code integrations; the body
 	// length is not documented, so a generous 80–160 is accepted (the
 	// prefix alone is distinctive).
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "anthropic-oauth-token",
 		Provider:    "Anthropic",
 		Description: "Anthropic (Claude) OAuth access or refresh token",
@@ -87,4 +89,5 @@ func init() {
 			apiKey,
 		),
 	})
+	return rs
 }

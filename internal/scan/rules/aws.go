@@ -5,7 +5,9 @@ import (
 	"strings"
 )
 
-func init() {
+// awsRules returns AWS's rules, in report order.
+func awsRules() []*Rule {
+	var rs []*Rule
 	id := "AKIA" + fake("aws-id", base32, 16)
 	sts := "ASIA" + fake("aws-sts", base32, 16)
 	secret := fake("aws-secret", base62+"/+", 40)
@@ -16,7 +18,7 @@ func init() {
 	// not authenticate, but it names the key, and its secret is rarely far.
 	// Verified: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids,
 	// gitleaks/gitleaks cmd/generate/config/rules/aws.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "aws-access-key-id",
 		Provider:    "AWS",
 		Description: "AWS access key ID",
@@ -50,7 +52,7 @@ func init() {
 	// Verified: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-files.html,
 	// gitleaks/gitleaks cmd/generate/config/rules/aws.go (AKIAIOSFODNN7EXAMPLE
 	// pair), trufflesecurity/trufflehog pkg/detectors/aws.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "aws-secret-access-key",
 		Provider:    "AWS",
 		Description: "AWS secret access key",
@@ -76,4 +78,5 @@ func init() {
 			strings.Repeat("A", 40),
 		},
 	})
+	return rs
 }

@@ -1,13 +1,15 @@
 package rules
 
-func init() {
+// cerebrasRules returns Cerebras's rule.
+func cerebrasRules() []*Rule {
+	var rs []*Rule
 	key := "csk-" + fake("cerebras", lowerNum, 48)
 
 	// Cerebras API keys: csk- + 48 [a-z0-9], 52 characters.
 	// Verified: betterleaks/betterleaks cmd/generate/config/rules/cerebras.go,
 	// and public code samples of CEREBRAS_API_KEY values (all 48 lower-case
 	// alphanumerics after the prefix).
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "cerebras-api-key",
 		Provider:    "Cerebras",
 		Description: "Cerebras API key",
@@ -26,4 +28,5 @@ func init() {
 			"desk-" + fake("cerebras-fp-inside", lowerNum, 48),
 		},
 	})
+	return rs
 }

@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// clerkRules returns Clerk's rules, in report order.
+func clerkRules() []*Rule {
+	var rs []*Rule
 	live := "sk_live_" + fake("clerk-live", base62, 42)
 	test := "sk_test_" + fake("clerk-test", base62, 42)
 
@@ -21,7 +23,7 @@ func init() {
 		"STRIPE_SECRET_KEY=" + "sk_live_" + fake("clerk-fp-stripe", base62, 42), // no Clerk context
 		"# clerk\nSECRET=" + live,
 	}
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "clerk-secret-key",
 		Provider:    "Clerk",
 		Description: "Clerk production secret key",
@@ -41,7 +43,7 @@ func init() {
 
 	// Clerk development-instance secret keys (sk_test_): they reach only a
 	// development instance's users, hence the lower severity.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "clerk-test-secret-key",
 		Provider:    "Clerk",
 		Description: "Clerk development secret key",
@@ -56,4 +58,5 @@ func init() {
 		},
 		FalsePositives: append(clerkFPs, "CLERK_SECRET_KEY="+live),
 	})
+	return rs
 }

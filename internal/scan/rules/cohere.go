@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// cohereRules returns Cohere's rule.
+func cohereRules() []*Rule {
+	var rs []*Rule
 	key := fake("cohere", base62, 40)
 	key2 := fake("cohere-2", base62, 40)
 
@@ -11,7 +13,7 @@ func init() {
 	// Verified: gitleaks/gitleaks cmd/generate/config/rules/cohere.go (which
 	// cites CO_API_KEY in github.com/cohere-ai/cohere-go client/client.go),
 	// google/osv-scalibr veles/secrets/cohereapikey.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "cohere-api-key",
 		Provider:    "Cohere",
 		Description: "Cohere API key",
@@ -37,4 +39,5 @@ func init() {
 			"# cohere\nAPI_KEY=" + key,
 		},
 	})
+	return rs
 }

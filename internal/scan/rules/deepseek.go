@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// deepseekRules returns DeepSeek's rule.
+func deepseekRules() []*Rule {
+	var rs []*Rule
 	key := "sk-" + fake("deepseek", hexLower, 32)
 	key2 := "sk-" + fake("deepseek-2", hexLower, 32)
 
@@ -12,7 +14,7 @@ func init() {
 	// no boundary after 32) and OpenAI's rule needs the T3BlbkFJ marker.
 	// Verified: trufflesecurity/trufflehog pkg/detectors/deepseek/deepseek.go,
 	// betterleaks/betterleaks cmd/generate/config/rules/deepseek.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "deepseek-api-key",
 		Provider:    "DeepSeek",
 		Description: "DeepSeek API key",
@@ -41,4 +43,5 @@ func init() {
 			`model = "deepseek-chat"`,
 		},
 	})
+	return rs
 }

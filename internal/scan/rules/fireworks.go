@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// fireworksRules returns Fireworks AI's rule.
+func fireworksRules() []*Rule {
+	var rs []*Rule
 	key := "fw_" + fake("fireworks", base62, 24)
 	key22 := "fw_" + fake("fireworks-22", base62, 22)
 
@@ -11,7 +13,7 @@ func init() {
 	// context must be on the line.
 	// Verified: public code samples only (FIREWORKS_API_KEY values); no
 	// scanner or vendor document for the format was found.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "fireworks-api-key",
 		Provider:    "Fireworks AI",
 		Description: "Fireworks AI API key",
@@ -37,4 +39,5 @@ func init() {
 			"FW_VERSION=fw_" + fake("fireworks-fp-nocontext", base62, 24),
 		},
 	})
+	return rs
 }

@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// geminiRules returns Google's rules: Google Cloud / Gemini API keys and Gemini auth keys.
+func geminiRules() []*Rule {
+	var rs []*Rule
 	standard := "AIzaSy" + fake("gemini-std", base64u, 33)
 	standard2 := "AIzaSy" + fake("gemini-std-2", base64u, 33)
 	auth := "AQ.Ab8RN6" + fake("gemini-auth", base64u, 44)
@@ -14,7 +16,7 @@ func init() {
 	// Verified: trufflesecurity/trufflehog pkg/detectors/googlegemini/googlegemini.go
 	// (and its PR github.com/trufflesecurity/trufflehog/pull/4649),
 	// gitleaks/gitleaks cmd/generate/config/rules/gcp.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "google-api-key",
 		Provider:    "Google (Gemini / Google Cloud)",
 		Description: "Google API key (AIza…), usable for the Gemini API when its project allows it",
@@ -48,7 +50,7 @@ func init() {
 	// Verified: https://ai.google.dev/gemini-api/docs/api-key (standard vs
 	// authorization keys), google/osv-scalibr veles/secrets/gcpexpressmode/detector.go,
 	// github.com/d4rkmen/M5Gemini/issues/15 (length 53).
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "gemini-auth-key",
 		Provider:    "Google (Gemini)",
 		Description: "Google Gemini authorization API key (AQ.…)",
@@ -69,4 +71,5 @@ func init() {
 			"version AQ.A.B.C",
 		},
 	})
+	return rs
 }

@@ -20,7 +20,10 @@ const secretName = `(?i:(?:api[_.-]?key|apikey|secret(?:[_.-]?(?:access[_.-]?)?k
 	`(?:private|access|auth|signing|encryption|master|service|client|admin|webhook)[_.-]?key|credentials?)` +
 	`(?:s|[_.-]?(?:base|value|prod|production|dev|development|live|test|staging|b64|base64|hex|raw))?)`
 
-func init() {
+// genericRules returns the generic rules: high-entropy values assigned to
+// secret-sounding names, quoted in code or unquoted in config files.
+func genericRules() []*Rule {
+	var rs []*Rule
 	secret := fake("generic", base62, 32)
 	hexSecret := fake("generic-hex", hexLower, 40)
 	password := fake("generic-pw", base62+"!@%^*-_", 20)
@@ -77,7 +80,7 @@ func init() {
 	// braces or brackets, which no key alphabet uses but minified code
 	// between two unrelated quotes does. Validate drops what is not a
 	// secret (see plausibleSecret).
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "generic-secret",
 		Provider:    "Generic",
 		Description: "High-entropy quoted value assigned to a secret-sounding name",
@@ -110,7 +113,7 @@ func init() {
 	// path, "//registry.npmjs.org/:_authToken"), and nothing but a comment may
 	// follow the value: in code, an unquoted right-hand side is an
 	// expression, not a secret.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "generic-config-secret",
 		Provider:    "Generic",
 		Description: "High-entropy value assigned to a secret-sounding name in a config file",
@@ -131,6 +134,7 @@ func init() {
 		},
 		FalsePositives: genericFPs,
 	})
+	return rs
 }
 
 var (

@@ -5,7 +5,9 @@ import (
 	"strings"
 )
 
-func init() {
+// githubRules returns GitHub's rules, in report order.
+func githubRules() []*Rule {
+	var rs []*Rule
 	pat := githubToken("github-pat", "ghp_", 36)
 	oauth := githubToken("github-oauth", "gho_", 36)
 	u2s := githubToken("github-u2s", "ghu_", 36)
@@ -34,7 +36,7 @@ func init() {
 	// google/osv-scalibr veles/secrets/github/checksum/checksum.go (CRC-32
 	// of the part after the prefix, 6 base62 digits "0-9A-Za-z"),
 	// veles/secrets/github/apprefreshtoken_detector.go (ghr_ + 76).
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "github-token",
 		Provider:    "GitHub",
 		Description: "GitHub personal access, OAuth, app or refresh token",
@@ -58,7 +60,7 @@ func init() {
 	// checksum.
 	// Verified: https://github.blog/changelog/2022-10-18-introducing-fine-grained-personal-access-tokens/,
 	// google/osv-scalibr veles/secrets/github/pat_finegrained_detector.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "github-fine-grained-pat",
 		Provider:    "GitHub",
 		Description: "GitHub fine-grained personal access token",
@@ -75,6 +77,7 @@ func init() {
 			`GITHUB_TOKEN=github_pat_xxxxxxxxxxxxxxxxxxxxxx_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`,
 		),
 	})
+	return rs
 }
 
 // githubChecksumOK reports whether the last 6 characters of a GitHub token

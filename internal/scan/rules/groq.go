@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// groqRules returns Groq's rule.
+func groqRules() []*Rule {
+	var rs []*Rule
 	key := "gsk_" + fake("groq", base62, 20) + "WGdyb3FY" + fake("groq-2", base62, 24)
 
 	// Groq API keys: gsk_ + 52 [A-Za-z0-9], 56 characters. Observed keys
@@ -10,7 +12,7 @@ func init() {
 	// Verified: trufflesecurity/trufflehog pkg/detectors/groq/groq.go,
 	// betterleaks/betterleaks cmd/generate/config/rules/groq.go,
 	// github.com/secretlint/secretlint/issues/1446.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "groq-api-key",
 		Provider:    "Groq",
 		Description: "Groq API key",
@@ -32,4 +34,5 @@ func init() {
 			`gsk_ctx->cipher_suite = GSK_TLS_RSA;`,
 		},
 	})
+	return rs
 }

@@ -6,7 +6,9 @@ import (
 	"github.com/keyward/keyward/internal/vkey"
 )
 
-func init() {
+// keywardRules returns keyward's rules, in report order.
+func keywardRules() []*Rule {
+	var rs []*Rule
 	live := keywardKey("keyward-live", vkey.LivePrefix)
 	test := keywardKey("keyward-test", vkey.TestPrefix)
 
@@ -22,7 +24,7 @@ func init() {
 	// keyward virtual keys: kw_live_/kw_test_ + 43 base62 + a 6-digit base62
 	// CRC-32 of everything before it, 57 characters (internal/vkey).
 	// Validate is vkey.Valid, so only checksummed keys are reported.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "keyward-live-key",
 		Provider:    "keyward",
 		Description: "keyward live virtual key",
@@ -38,7 +40,7 @@ func init() {
 	})
 
 	// keyward test keys: the same format; they reach test-mode plans only.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "keyward-test-key",
 		Provider:    "keyward",
 		Description: "keyward test virtual key",
@@ -54,4 +56,5 @@ func init() {
 		},
 		FalsePositives: append(keywardFPs, strings.Replace(live, "live", "test", 1), live),
 	})
+	return rs
 }

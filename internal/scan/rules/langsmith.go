@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// langsmithRules returns LangSmith's rule.
+func langsmithRules() []*Rule {
+	var rs []*Rule
 	pt := "lsv2_pt_" + fake("langsmith-pt", hexLower, 32) + "_" + fake("langsmith-pt-2", hexLower, 10)
 	sk := "lsv2_sk_" + fake("langsmith-sk", hexLower, 32) + "_" + fake("langsmith-sk-2", hexLower, 10)
 
@@ -8,7 +10,7 @@ func init() {
 	// lsv2_sk_ (service key) + 32 hex + "_" + 10 hex, 51 characters.
 	// Verified: trufflesecurity/trufflehog pkg/detectors/langsmith/langsmith.go,
 	// betterleaks/betterleaks cmd/generate/config/rules/langchain.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "langsmith-api-key",
 		Provider:    "LangSmith",
 		Description: "LangSmith personal access token or service key",
@@ -27,4 +29,5 @@ func init() {
 			"lsv2_pt_" + fake("langsmith-fp-short", hexLower, 32) + "_" + fake("langsmith-fp-short-2", hexLower, 9),
 		},
 	})
+	return rs
 }

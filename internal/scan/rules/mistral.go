@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// mistralRules returns Mistral AI's rule.
+func mistralRules() []*Rule {
+	var rs []*Rule
 	key := fake("mistral", base62, 32)
 	key2 := fake("mistral-2", base62, 32)
 
@@ -10,7 +12,7 @@ func init() {
 	// rules out MD5 digests and identifiers of the same length.
 	// Verified: google/osv-scalibr veles/secrets/mistralapikey/detector.go,
 	// betterleaks/betterleaks cmd/generate/config/rules/mistral.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "mistral-api-key",
 		Provider:    "Mistral AI",
 		Description: "Mistral AI API key",
@@ -41,4 +43,5 @@ func init() {
 			"COHERE_API_KEY=" + key, // no Mistral context
 		},
 	})
+	return rs
 }

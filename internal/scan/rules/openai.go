@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// openaiRules returns OpenAI's rules, in report order.
+func openaiRules() []*Rule {
+	var rs []*Rule
 	legacy := "sk-" + fake("openai-legacy", base62, 20) + "T3BlbkFJ" + fake("openai-legacy-2", base62, 20)
 	project56 := "sk-proj-" + fake("openai-proj56", base62, 20) + "T3BlbkFJ" + fake("openai-proj56-2", base62, 20)
 	project := "sk-proj-" + fake("openai-proj", base64u, 74) + "T3BlbkFJ" + fake("openai-proj-2", base64u, 74)
@@ -42,7 +44,7 @@ func init() {
 	// reports in github.com/paradigmxyz/flux/pull/100 (164),
 	// github.com/di-sukharev/opencommit/pull/328 (56) and
 	// github.com/mongodb/kingfisher/pull/68 (sk-None-, sk-svcacct-).
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "openai-api-key",
 		Provider:    "OpenAI",
 		Description: "OpenAI API key (user, project or service account)",
@@ -68,7 +70,7 @@ func init() {
 	// billing): sk-admin-<58 [\w-]>T3BlbkFJ<58 [\w-]>, 133 characters.
 	// Verified: trufflesecurity/trufflehog pkg/detectors/openaiadmin/openaiadmin.go,
 	// gitleaks/gitleaks cmd/generate/config/rules/openai.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "openai-admin-key",
 		Provider:    "OpenAI",
 		Description: "OpenAI Admin API key",
@@ -88,4 +90,5 @@ func init() {
 			"sk-admin-"+fake("openai-fp-admin-nomarker", base64u, 124),
 		),
 	})
+	return rs
 }

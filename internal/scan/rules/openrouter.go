@@ -1,12 +1,14 @@
 package rules
 
-func init() {
+// openrouterRules returns OpenRouter's rule.
+func openrouterRules() []*Rule {
+	var rs []*Rule
 	key := "sk-or-v1-" + fake("openrouter", hexLower, 64)
 
 	// OpenRouter API keys: sk-or-v1- + 64 lower-case hex, 73 characters.
 	// Verified: trufflesecurity/trufflehog pkg/detectors/openrouter/openrouter.go,
 	// betterleaks/betterleaks cmd/generate/config/rules/openrouter.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "openrouter-api-key",
 		Provider:    "OpenRouter",
 		Description: "OpenRouter API key",
@@ -25,4 +27,5 @@ func init() {
 			"sk-" + fake("openrouter-fp-plain", hexLower, 32),
 		},
 	})
+	return rs
 }

@@ -49,9 +49,30 @@ func token(body, end string) *regexp.Regexp {
 //
 // value must carry its own right boundary.
 func near(context, value string) *regexp.Regexp {
-	return regexp.MustCompile(`(?i:` + context + `)` + nearGap +
-		`(?:(?:=>|[=:]|\?\?|\|\|)\s*|[(,][ \t]*)(?:\\?["'\x60]\s*)?(?:(?i:bearer|token)\s+)?` +
-		`(?P<secret>` + value + `)`)
+	return regexp.MustCompile(`(?i:` + context + `)` + nearGap + nearOperator + nearValue(value))
+}
+
+// nearOrNamed is near, or the value assigned straight to one of names
+// (case-insensitive), in any syntax that assigns:
+//
+//	OPENAI_API_KEY=…      openai.api_key = '…'     os.environ["OPENAI_API_KEY"] = "…"
+//	apiKey: "…"           'api-key': '…'           -H "api-key: …"
+//
+// It is for rules with a Context (see Rule): a generic name says nothing
+// about whose key it is, the context around it does.
+func nearOrNamed(context, names, value string) *regexp.Regexp {
+	return regexp.MustCompile(`(?:(?i:` + context + `)` + nearGap + nearOperator +
+		`|(?i:` + names + `)\\?["'\x60]?\]?\s*(?:=>|:=|[=:]|\?\?|\|\|)\s*)` + nearValue(value))
+}
+
+// nearOperator is what separates a name from its value: an assignment
+// (=, :, =>, ??, ||) or a call's "(" or ",".
+const nearOperator = `(?:(?:=>|[=:]|\?\?|\|\|)\s*|[(,][ \t]*)`
+
+// nearValue is the value after its operator: optionally quoted (also as
+// escaped JSON) and optionally a Bearer credential.
+func nearValue(value string) string {
+	return `(?:\\?["'\x60]\s*)?(?:(?i:bearer|token)\s+)?(?P<secret>` + value + `)`
 }
 
 // nearGap is what may separate a context word from its value's operator:

@@ -1,12 +1,14 @@
 package rules
 
-func init() {
+// perplexityRules returns Perplexity's rule.
+func perplexityRules() []*Rule {
+	var rs []*Rule
 	key := "pplx-" + fake("perplexity", base62, 48)
 
 	// Perplexity API keys: pplx- + 48 [A-Za-z0-9], 53 characters.
 	// Verified: gitleaks/gitleaks cmd/generate/config/rules/perplexity.go,
 	// google/osv-scalibr veles/secrets/perplexityapikey/detector.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "perplexity-api-key",
 		Provider:    "Perplexity",
 		Description: "Perplexity API key",
@@ -25,4 +27,5 @@ func init() {
 			`import { pplx-client } from "./pplx-client";`,
 		},
 	})
+	return rs
 }

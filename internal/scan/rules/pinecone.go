@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// pineconeRules returns Pinecone's rule.
+func pineconeRules() []*Rule {
+	var rs []*Rule
 	key := "pcsk_" + fake("pinecone-label", base62, 6) + "_" + fake("pinecone", base62, 63)
 	key5 := "pcsk_" + fake("pinecone-label5", base62, 5) + "_" + fake("pinecone5", base62, 63)
 
@@ -8,7 +10,7 @@ func init() {
 	// 74–75 characters. (Older Pinecone keys were bare UUIDs and are not
 	// covered.)
 	// Verified: trufflesecurity/trufflehog pkg/detectors/pinecone/pinecone.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "pinecone-api-key",
 		Provider:    "Pinecone",
 		Description: "Pinecone API key",
@@ -26,4 +28,5 @@ func init() {
 			"PINECONE_API_KEY=3f2b8c1e-9a4d-4f6b-8e2a-7c5d9b1e0f3a",
 		},
 	})
+	return rs
 }

@@ -6,7 +6,9 @@ import (
 	"strings"
 )
 
-func init() {
+// privateKeyRules returns the PEM private key rule.
+func privateKeyRules() []*Rule {
+	var rs []*Rule
 	rsa := samplePEM("RSA PRIVATE KEY", append([]byte{0x30, 0x82, 0x04, 0xa4, 0x02, 0x01, 0x00}, fakeBytes("pem-rsa", 1184)...), "\n")
 	ec := samplePEM("EC PRIVATE KEY", append([]byte{0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20}, fakeBytes("pem-ec", 114)...), "\n")
 	pkcs8 := samplePEM("PRIVATE KEY", append([]byte{0x30, 0x82, 0x04, 0xbe, 0x02, 0x01, 0x00}, fakeBytes("pem-pkcs8", 1211)...), "\n")
@@ -32,7 +34,7 @@ func init() {
 	// https://www.rfc-editor.org/rfc/rfc4880#section-6.2 (PGP armor),
 	// gitleaks/gitleaks cmd/generate/config/rules/privatekey.go,
 	// google/osv-scalibr veles/secrets/privatekey/detector.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "private-key",
 		Provider:    "PEM",
 		Description: "Private key (PEM block)",
@@ -61,6 +63,7 @@ func init() {
 			cert,
 		},
 	})
+	return rs
 }
 
 // pemBodyOK reports whether a PEM block's body, without its BEGIN/END lines,

@@ -1,12 +1,14 @@
 package rules
 
-func init() {
+// replicateRules returns Replicate's rule.
+func replicateRules() []*Rule {
+	var rs []*Rule
 	key := "r8_" + fake("replicate", base62, 37)
 
 	// Replicate API tokens: r8_ + 37 [A-Za-z0-9], 40 characters.
 	// Verified: trufflesecurity/trufflehog pkg/detectors/replicate/replicate.go,
 	// betterleaks/betterleaks cmd/generate/config/rules/replicate.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "replicate-api-token",
 		Provider:    "Replicate",
 		Description: "Replicate API token",
@@ -26,4 +28,5 @@ func init() {
 			"register r8_" + fake("replicate-fp-asm", lowerAZ, 5),
 		},
 	})
+	return rs
 }

@@ -1,13 +1,15 @@
 package rules
 
-func init() {
+// resendRules returns Resend's rule.
+func resendRules() []*Rule {
+	var rs []*Rule
 	key := "re_" + fake("resend", base62, 8) + "_" + fake("resend-2", base62, 24)
 
 	// Resend API keys: re_ + 8 alphanumerics (the key's id) + "_" + 24
 	// alphanumerics, 36 characters.
 	// Verified: public code samples of `new Resend("re_…")` and
 	// RESEND_API_KEY values, all of this shape; Resend does not document it.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "resend-api-key",
 		Provider:    "Resend",
 		Description: "Resend API key",
@@ -28,4 +30,5 @@ func init() {
 			`score_threshold = re_rank_` + fake("resend-fp-ident", lowerAZ, 30),
 		},
 	})
+	return rs
 }

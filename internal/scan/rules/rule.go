@@ -10,8 +10,10 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -25,6 +27,36 @@ const (
 	Medium   Severity = "medium"
 	Low      Severity = "low"
 )
+
+// Severities lists every severity, worst first: the values scan findings
+// and audit findings carry, and --fail-on accepts.
+var Severities = []Severity{Critical, High, Medium, Low}
+
+// ParseSeverity reads a severity's name ("high"), as --fail-on takes it.
+func ParseSeverity(name string) (Severity, error) {
+	s := Severity(strings.ToLower(strings.TrimSpace(name)))
+	if slices.Contains(Severities, s) {
+		return s, nil
+	}
+	names := make([]string, len(Severities))
+	for i, v := range Severities {
+		names[i] = string(v)
+	}
+	return "", fmt.Errorf("unknown severity %q: want one of %s", name, strings.Join(names, ", "))
+}
+
+// AtLeast reports whether s is as bad as threshold or worse. A severity
+// that is none of Severities counts as the worst, so a malformed one never
+// lets a finding pass a threshold.
+func (s Severity) AtLeast(threshold Severity) bool {
+	rank := func(v Severity) int {
+		if i := slices.Index(Severities, v); i >= 0 {
+			return i
+		}
+		return 0
+	}
+	return rank(s) <= rank(threshold)
+}
 
 // Rule describes one kind of secret.
 type Rule struct {
@@ -45,6 +77,12 @@ type Rule struct {
 	Entropy float64
 	// Validate, when set, must accept the secret (checksums, structure).
 	Validate func(secret string) bool
+	// Context, when set, must also match near the secret: in the text from
+	// ContextReach bytes before it to ContextReach bytes after it. It is for
+	// values with no prefix of their own whose provider is often named on
+	// another line (an Azure endpoint above OPENAI_API_KEY=…). Every match of
+	// Context holds one of Keywords: the detector looks around them.
+	Context *regexp.Regexp
 	// Severity of a finding (default High).
 	Severity Severity
 	// TruePositives are snippets in which Find must report exactly one
@@ -54,6 +92,11 @@ type Rule struct {
 	FalsePositives []string
 }
 
+// ContextReach is how far from a secret, before or after it, a rule's
+// Context may be found: about fifteen lines of code, or the settings block
+// a key is written in.
+const ContextReach = 1 << 10
+
 // Match is one secret found by a rule.
 type Match struct {
 	Rule *Rule
@@ -62,16 +105,8 @@ type Match struct {
 	Start, End int
 }
 
-var all []*Rule
-
-// register adds rules at init time; every provider file calls it.
-func register(rs ...*Rule) { all = append(all, rs...) }
-
-// All returns every rule.
-func All() []*Rule { return all }
-
 // Find reports the secrets the rule finds in text, checking keywords,
-// regex, entropy, placeholders and validation in that order.
+// regex, entropy, placeholders, validation and context in that order.
 func (r *Rule) Find(text string) []Match {
 	if !r.hasKeyword(text) {
 		return nil
@@ -86,11 +121,32 @@ func (r *Rule) Find(text string) []Match {
 			}
 			start, end = m[2*idx], m[2*idx+1]
 		}
-		if s := text[start:end]; r.Check(s) {
+		if s := text[start:end]; r.Check(s) && inContext(r.Context, text, start, end) {
 			out = append(out, Match{Rule: r, Secret: s, Start: start, End: end})
 		}
 	}
 	return out
+}
+
+// InContext reports whether the rule's Context matches around the secret
+// at text[start:end] (always, for a rule without one). The detector calls
+// it on the bytes it scans, Find on its text: the same test.
+func (r *Rule) InContext(text []byte, start, end int) bool {
+	return inContext(r.Context, text, start, end)
+}
+
+func inContext[T string | []byte](re *regexp.Regexp, text T, start, end int) bool {
+	if re == nil {
+		return true
+	}
+	around := text[max(0, start-ContextReach):min(len(text), end+ContextReach)]
+	switch t := any(around).(type) {
+	case string:
+		return re.MatchString(t)
+	case []byte:
+		return re.Match(t)
+	}
+	return false
 }
 
 // Check applies the filters that follow the regex: entropy, placeholder

@@ -50,6 +50,24 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// TestAll: the list is the one in rules.go, in its order, and each call
+// returns a slice of its own, so a caller (the detector, a redactor) cannot
+// change what the next one gets.
+func TestAll(t *testing.T) {
+	a := All()
+	if len(a) != len(all) || &a[0] == &all[0] {
+		t.Fatalf("All returned %d rules, not a copy of the %d listed", len(a), len(all))
+	}
+	a[0] = nil
+	if All()[0] == nil {
+		t.Error("changing All's slice changed the rules")
+	}
+	// The first and last of the list, as rules.go orders it.
+	if got := All(); got[0].ID != "anthropic-api-key" || got[len(got)-1].ID != "xai-management-key" {
+		t.Errorf("order: first %s, last %s", got[0].ID, got[len(got)-1].ID)
+	}
+}
+
 func keywordNear(r *Rule, s string) bool {
 	lower := strings.ToLower(s)
 	for _, k := range r.Keywords {
@@ -58,6 +76,74 @@ func keywordNear(r *Rule, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestContextReach: a rule's Context counts up to ContextReach bytes
+// before the secret's start and after its end, not one byte further; a rule
+// without a Context needs none.
+func TestContextReach(t *testing.T) {
+	r := ruleByID("azure-openai-legacy-key")
+	if r == nil || r.Context == nil {
+		t.Fatal("no azure-openai-legacy-key rule with a Context to test")
+	}
+	key := fake("context-reach", hexLower, 32)
+	// "API_TYPE=azure" is the Context's match; before(n) starts it n bytes
+	// before the key, after(n) ends it n bytes after the key.
+	before := func(n int) string {
+		return "OPENAI_API_TYPE=azure\n" + strings.Repeat("#", n-len("API_TYPE=azure\n")-len("\nOPENAI_API_KEY=")) +
+			"\nOPENAI_API_KEY=" + key
+	}
+	after := func(n int) string {
+		return "OPENAI_API_KEY=" + key + "\n" + strings.Repeat("#", n-len("\n")-len("API_TYPE=azure")) + "API_TYPE=azure\n"
+	}
+	for _, tt := range []struct {
+		name string
+		text string
+		want int
+	}{
+		{"before, at reach", before(ContextReach), 1},
+		{"before, beyond", before(ContextReach + 1), 0},
+		{"after, at reach", after(ContextReach), 1},
+		{"after, beyond", after(ContextReach + 1), 0},
+	} {
+		got := r.Find(tt.text)
+		if len(got) != tt.want || tt.want == 1 && got[0].Secret != key {
+			t.Errorf("%s: found %+v, want %d", tt.name, got, tt.want)
+		}
+		if tt.want == 1 && !r.InContext([]byte(tt.text), got[0].Start, got[0].End) {
+			t.Errorf("%s: InContext disagrees with Find", tt.name)
+		}
+	}
+	if g := ruleByID("groq-api-key"); g.Context != nil || !g.InContext(nil, 0, 0) {
+		t.Error("a rule without a Context must need none")
+	}
+}
+
+func TestParseSeverityAndAtLeast(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want Severity
+		ok   bool
+	}{
+		{"critical", Critical, true}, {"high", High, true}, {"medium", Medium, true}, {"low", Low, true},
+		{" HIGH ", High, true}, {"", "", false}, {"info", "", false}, {"moderate", "", false},
+	} {
+		got, err := ParseSeverity(tt.name)
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("ParseSeverity(%q) = %q, %v", tt.name, got, err)
+		}
+	}
+	// Each severity against each threshold: at or above counts.
+	for i, s := range Severities {
+		for j, threshold := range Severities {
+			if got, want := s.AtLeast(threshold), i <= j; got != want {
+				t.Errorf("%s.AtLeast(%s) = %v, want %v", s, threshold, got, want)
+			}
+		}
+	}
+	if !Severity("bogus").AtLeast(Critical) {
+		t.Error("an unknown severity must count as the worst")
+	}
 }
 
 func TestEntropy(t *testing.T) {

@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// sendgridRules returns SendGrid's rule.
+func sendgridRules() []*Rule {
+	var rs []*Rule
 	key := "SG." + fake("sendgrid", base64u, 22) + "." + fake("sendgrid-2", base64u, 43)
 
 	// SendGrid API keys: SG. + 22 [A-Za-z0-9_-] (key id) + "." + 43
@@ -9,7 +11,7 @@ func init() {
 	// Verified: https://www.twilio.com/docs/sendgrid/ui/account-and-settings/api-keys,
 	// google/osv-scalibr veles/secrets/sendgrid/detector.go,
 	// mongodb/kingfisher data/rules/sendgrid.yml.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "sendgrid-api-key",
 		Provider:    "SendGrid",
 		Description: "SendGrid API key",
@@ -28,4 +30,5 @@ func init() {
 			`import SG.Utils.Logger`,
 		},
 	})
+	return rs
 }

@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// slackRules returns Slack's rules, in report order.
+func slackRules() []*Rule {
+	var rs []*Rule
 	bot := "xoxb-" + fake("slack-bot-team", digits, 12) + "-" + fake("slack-bot-user", digits, 13) + "-" + fake("slack-bot", base62, 24)
 	user := "xoxp-" + fake("slack-user-team", digits, 12) + "-" + fake("slack-user-user", digits, 12) + "-" + fake("slack-user-id", digits, 13) + "-" + fake("slack-user", hexLower, 32)
 	app := "xapp-1-A" + fake("slack-app-id", upperAZ+digits, 10) + "-" + fake("slack-app-n", digits, 13) + "-" + fake("slack-app", hexLower, 64)
@@ -18,7 +20,7 @@ func init() {
 	// alphanumerics>.
 	// Verified: https://api.slack.com/authentication/token-types,
 	// gitleaks/gitleaks cmd/generate/config/rules/slack.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "slack-bot-token",
 		Provider:    "Slack",
 		Description: "Slack bot token",
@@ -35,7 +37,7 @@ func init() {
 	// Slack user tokens: xoxp-<digits>-<digits>-<digits>-<32 hex>.
 	// Verified: https://api.slack.com/authentication/token-types,
 	// gitleaks/gitleaks cmd/generate/config/rules/slack.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "slack-user-token",
 		Provider:    "Slack",
 		Description: "Slack user token",
@@ -54,7 +56,7 @@ func init() {
 	// Slack app-level tokens (Socket Mode): xapp-<digit>-<app id>-<digits>-<64 hex>.
 	// Verified: google/osv-scalibr veles/secrets/slacktoken/detector.go,
 	// https://api.slack.com/authentication/token-types.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "slack-app-token",
 		Provider:    "Slack",
 		Description: "Slack app-level token",
@@ -75,7 +77,7 @@ func init() {
 	// https://hooks.slack.com/services/T<team>/B<hook>/<24 alphanumerics>.
 	// Verified: https://api.slack.com/messaging/webhooks,
 	// trufflesecurity/trufflehog pkg/detectors/slackwebhook/slackwebhook.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "slack-webhook-url",
 		Provider:    "Slack",
 		Description: "Slack incoming webhook URL",
@@ -94,4 +96,5 @@ func init() {
 			"https://api.slack.com/messaging/webhooks",
 		),
 	})
+	return rs
 }

@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// stripeRules returns Stripe's rules, in report order.
+func stripeRules() []*Rule {
+	var rs []*Rule
 	live := "sk_live_51" + fake("stripe-live", base62, 97)
 	liveLegacy := "sk_live_" + fake("stripe-live-legacy", base62, 24)
 	restricted := "rk_live_51" + fake("stripe-rk", base62, 97)
@@ -29,7 +31,7 @@ func init() {
 		`nonMatchingToken := "task_live_` + fake("stripe-fp-task", base62, 24) + `"`,
 		"whsec_" + fake("stripe-fp-whsec", base62, 32),
 	}
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "stripe-secret-key",
 		Provider:    "Stripe",
 		Description: "Stripe live secret or restricted key",
@@ -53,7 +55,7 @@ func init() {
 	// Stripe test-mode keys: same formats with _test_. They reach no real
 	// money or customer data, hence the lower severity, but they still read
 	// and write the account's test data and often sit next to live ones.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "stripe-test-key",
 		Provider:    "Stripe",
 		Description: "Stripe test-mode secret or restricted key",
@@ -73,4 +75,5 @@ func init() {
 			"CLERK_SECRET_KEY=sk_test_"+fake("stripe-fp-clerk-test", base62, 42),
 		),
 	})
+	return rs
 }

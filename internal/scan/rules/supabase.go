@@ -6,7 +6,9 @@ import (
 	"strings"
 )
 
-func init() {
+// supabaseRules returns Supabase's rule.
+func supabaseRules() []*Rule {
+	var rs []*Rule
 	ref := fake("supabase-ref", lowerAZ, 20)
 	service := sampleJWT("supabase-service", `{"iss":"supabase","ref":"`+ref+`","role":"service_role","iat":1718000000,"exp":2033576000}`)
 	serviceOld := sampleJWT("supabase-service-old", `{"role":"service_role","iat":1625000000,"exp":1940576000}`)
@@ -24,7 +26,7 @@ func init() {
 	// and {"role":"service_role") so a bare key is found too.
 	// Verified: google/osv-scalibr veles/secrets/supabase/detector.go
 	// (iss=supabase, role=service_role), https://supabase.com/docs/guides/api/api-keys.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "supabase-service-role-key",
 		Provider:    "Supabase",
 		Description: "Supabase service_role key (JWT that bypasses row-level security)",
@@ -50,6 +52,7 @@ func init() {
 			"SUPABASE_SERVICE_ROLE_KEY=eyJ" + fake("supabase-fp-garbage", base64u, 40) + ".eyJ" + fake("supabase-fp-garbage-2", base64u, 60) + "." + fake("supabase-fp-garbage-3", base64u, 43),
 		},
 	})
+	return rs
 }
 
 // isServiceRoleJWT reports whether a JWT's payload claims the service_role

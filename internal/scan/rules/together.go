@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// togetherRules returns Together AI's rules, in report order.
+func togetherRules() []*Rule {
+	var rs []*Rule
 	key := "tgp_v1_" + fake("together", base64u, 43)
 	legacy := fake("together-legacy", hexLower, 64)
 
@@ -8,7 +10,7 @@ func init() {
 	// base64url), 50 characters.
 	// Verified: betterleaks/betterleaks cmd/generate/config/rules/togetherai.go
 	// and public code samples of TOGETHER_API_KEY values (all 43 after the prefix).
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "together-api-key",
 		Provider:    "Together AI",
 		Description: "Together AI API key",
@@ -31,7 +33,7 @@ func init() {
 	// (the name, TOGETHER_API_KEY or api.together.xyz) must be on the line.
 	// The format is the one the brief gives; the sources at hand document
 	// only the tgp_v1_ form, so this one is not independently verified.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "together-legacy-api-key",
 		Provider:    "Together AI",
 		Description: "Together AI API key (legacy 64-hex format)",
@@ -53,4 +55,5 @@ func init() {
 			`together with the sha256 ` + fake("together-fp-sha", hexLower, 64) + ` we ship`,
 		},
 	})
+	return rs
 }

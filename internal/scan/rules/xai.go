@@ -1,6 +1,8 @@
 package rules
 
-func init() {
+// xaiRules returns xAI's rules, in report order.
+func xaiRules() []*Rule {
+	var rs []*Rule
 	key := "xai-" + fake("xai", base62, 80)
 	mgmt := "xai-token-" + fake("xai-mgmt", base62, 80)
 
@@ -8,7 +10,7 @@ func init() {
 	// accepted too, as some detectors allow it).
 	// Verified: google/osv-scalibr veles/secrets/grokxaiapikey/detector.go,
 	// trufflesecurity/trufflehog pkg/detectors/xai/xai.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "xai-api-key",
 		Provider:    "xAI",
 		Description: "xAI (Grok) API key",
@@ -32,7 +34,7 @@ func init() {
 	// xAI management API keys (team, billing and key administration):
 	// xai-token- + 80 [A-Za-z0-9].
 	// Verified: google/osv-scalibr veles/secrets/grokxaiapikey/detector.go.
-	register(&Rule{
+	rs = append(rs, &Rule{
 		ID:          "xai-management-key",
 		Provider:    "xAI",
 		Description: "xAI management API key",
@@ -51,4 +53,5 @@ func init() {
 			"xai-token-" + fake("xai-fp-mgmt-short", base62, 60),
 		},
 	})
+	return rs
 }

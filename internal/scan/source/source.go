@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/scan/detect"
+	"github.com/keyward/keyward/internal/scan/rules"
 )
 
 // Exposure says where a file's content ends up.
@@ -55,6 +56,16 @@ type Finding struct {
 	// bundle's source map ("webpack://app/src/keys.ts:12"); empty when
 	// there is none.
 	Original string
+}
+
+// ReportedSeverity is the finding's severity as reports give it: the
+// rule's, raised to critical when the file is sent to browsers, where
+// anyone can read it.
+func (f Finding) ReportedSeverity() rules.Severity {
+	if f.Exposure == Client {
+		return rules.Critical
+	}
+	return f.Severity
 }
 
 // Commit identifies a commit in git history.
