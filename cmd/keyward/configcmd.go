@@ -50,7 +50,7 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 				}
 			}
 			fmt.Fprintf(e.stdout, "%s: OK (%d providers, %d models, %d client keys)\n", p, len(cfg.Providers), len(cfg.Models), len(cfg.Clients.Keys))
-			for _, w := range priceWarnings(cfg) {
+			for _, w := range append(priceWarnings(cfg), limitWarnings(cfg)...) {
 				fmt.Fprintln(e.stderr, "warning:", w)
 			}
 			return nil
@@ -60,6 +60,23 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 	check.Flags().BoolVar(&noSecrets, "no-secrets", false, "do not resolve env:/file: references")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// limitWarnings names the plans whose tokens-per-minute limit does not
+// leave room for their output cap: a request that sets no max_tokens is
+// estimated at the cap and refused as larger than the whole limit.
+func limitWarnings(cfg config.Config) []string {
+	var out []string
+	for _, pl := range cfg.Plans {
+		capOut := cfg.Limits.MaxOutputTokens
+		if pl.MaxOutputTokens > 0 && pl.MaxOutputTokens < capOut {
+			capOut = pl.MaxOutputTokens
+		}
+		if pl.TPM > 0 && capOut > 0 && capOut >= pl.TPM {
+			out = append(out, fmt.Sprintf("plan %q: tpm %d does not exceed its output cap of %d tokens, so a request that sets no lower max_tokens can never fit and is refused (tokens_over_limit); lower max_output_tokens or raise tpm", pl.Name, pl.TPM, capOut))
+		}
+	}
+	return out
 }
 
 // priceWarnings names the targets without a price: under a plan's spend

@@ -153,3 +153,25 @@ log: {format: jsn}
 		}
 	}
 }
+
+// TestConfigCheckWarnsTPMBelowOutputCap: a plan whose tpm does not exceed
+// its output cap refuses every request that sets no lower max_tokens
+// (tokens_over_limit), so config check says so.
+func TestConfigCheckWarnsTPMBelowOutputCap(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "k.yaml", `providers: [{name: m, kind: mock}]
+models: [{name: fast, targets: [{provider: m, model: mock-1}]}]
+clients: {keys: [env:C]}
+limits: {max_output_tokens: 4096}
+plans:
+  - {name: small, tpm: 2000}
+  - {name: capped, tpm: 2000, max_output_tokens: 500}
+`)
+	r := runCLI(t, operatorEnv, "config", "check", "--config", cfg)
+	if r.err != nil {
+		t.Fatalf("err = %v", r.err)
+	}
+	if !strings.Contains(r.stderr, `plan "small": tpm 2000 does not exceed its output cap of 4096 tokens`) || strings.Contains(r.stderr, `plan "capped"`) {
+		t.Fatalf("stderr:\n%s", r.stderr)
+	}
+}
