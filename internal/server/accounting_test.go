@@ -918,9 +918,20 @@ func TestUnboundedCostUnderCap(t *testing.T) {
 // reasoning was spent before any text streamed.
 func TestDisconnectFromReasoningCharged(t *testing.T) {
 	h := newMeteredHarness(t, "", nil)
+	id := leaveAfterWords(t, h, `{"model":"slow","stream":true,"reasoning_effort":"high","max_completion_tokens":700,"messages":[]}`)
+	h.flushed(1)
+	if rec := h.record(id); rec.Metered != "estimated" || rec.Output != 700 {
+		t.Fatalf("record %+v", rec)
+	}
+}
+
+// leaveAfterWords streams a chat request and hangs up after three text
+// events; it returns the request's id.
+func leaveAfterWords(t *testing.T, h *harness, body string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.srv.URL+"/v1/chat/completions",
-		strings.NewReader(`{"model":"slow","stream":true,"reasoning_effort":"high","max_completion_tokens":700,"messages":[]}`))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", h.srv.URL+"/v1/chat/completions", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+canaryClient)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := h.srv.Client().Do(req)
@@ -935,8 +946,5 @@ func TestDisconnectFromReasoningCharged(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	h.flushed(1)
-	if rec := h.record(resp.Header.Get("X-Request-Id")); rec.Metered != "estimated" || rec.Output != 700 {
-		t.Fatalf("record %+v", rec)
-	}
+	return resp.Header.Get("X-Request-Id")
 }

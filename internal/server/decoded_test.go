@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -158,25 +156,9 @@ func TestDisconnectFromReasoningModelCharged(t *testing.T) {
 		{"turned off", `,"reasoning_effort":"none"`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			req, _ := http.NewRequestWithContext(ctx, "POST", h.srv.URL+"/v1/chat/completions",
-				strings.NewReader(`{"model":"thinker","stream":true,"max_completion_tokens":700,"messages":[]`+c.extra+`}`))
-			req.Header.Set("Authorization", "Bearer "+canaryClient)
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := h.srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(resp.Body)
-			for n := 0; n < 3 && sc.Scan(); {
-				if strings.Contains(sc.Text(), "content") {
-					n++
-				}
-			}
-			cancel()
-			resp.Body.Close()
+			id := leaveAfterWords(t, h, `{"model":"thinker","stream":true,"max_completion_tokens":700,"messages":[]`+c.extra+`}`)
 			h.flushed(int64(i + 1))
-			rec := h.record(resp.Header.Get("X-Request-Id"))
+			rec := h.record(id)
 			if rec.Metered != "estimated" || (rec.Output == 700) != c.full || rec.Output == 0 {
 				t.Fatalf("record %+v", rec)
 			}
