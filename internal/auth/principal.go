@@ -79,18 +79,16 @@ func (g Grant) Narrow(m Minter) Grant {
 	if kp == nil {
 		return g
 	}
-	eff := config.Plan{Name: kp.Name, AllowUnbounded: true}
+	// A token without a plan of its own has only the key's limits.
+	eff := config.Plan{Name: kp.Name, AllowUnbounded: kp.AllowUnbounded}
 	if g.Plan != nil {
 		eff = *g.Plan
+		eff.AllowUnbounded = eff.AllowUnbounded && kp.AllowUnbounded
 	}
 	eff.RPM, eff.RPD, eff.TPM = tighter(eff.RPM, kp.RPM), tighter(eff.RPD, kp.RPD), tighter(eff.TPM, kp.TPM)
 	eff.Concurrency = tighter(eff.Concurrency, kp.Concurrency)
 	eff.MaxOutputTokens, eff.MaxPromptChars = tighter(eff.MaxOutputTokens, kp.MaxOutputTokens), tighter(eff.MaxPromptChars, kp.MaxPromptChars)
 	eff.MaxBodyBytes = tighter(eff.MaxBodyBytes, kp.MaxBodyBytes)
-	eff.AllowUnbounded = eff.AllowUnbounded && kp.AllowUnbounded
-	if g.Plan == nil {
-		eff.AllowUnbounded = kp.AllowUnbounded
-	}
 	g.Plan = &eff
 	return g
 }

@@ -2,27 +2,49 @@ package policy
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/provider"
 )
 
-// binaryKeys hold base64 payloads (images, audio, files) or references,
-// not prompt text.
-var binaryKeys = map[string]bool{
-	"data": true, "url": true, "image_url": true, "file_data": true, "b64_json": true,
-	"image": true, "audio": true, "input_audio": true, "file_id": true, "signature": true,
+// binaryMembers are, by a part's type, the members that carry a binary
+// payload or a reference (an image's base64 or URL, a file's data or id):
+// not prompt text. Nothing is exempt by its member name alone, so text
+// under a "data" or "url" member anywhere else counts.
+var binaryMembers = map[string][]string{
+	"image_url":           {"image_url"},
+	"input_image":         {"image_url", "file_id"},
+	"computer_screenshot": {"image_url", "file_id"},
+	"input_file":          {"file_data", "file_id", "file_url"},
+	"file":                {"file"},
+	"input_audio":         {"input_audio"},
+	"image":               {"source"},
+	"document":            {"source"},
+	"thinking":            {"signature"},
+	"redacted_thinking":   {"data"},
 }
 
-// promptText counts the characters of the strings in a prompt field (its
-// member names too when schema is set: a tool's or a response format's
-// property names are rendered into the prompt) and the numbers in it
-// (token arrays). Binary payloads are skipped — except the data of a text
-// document ({"type":"text","data":…}), which the provider reads as text.
+// sourceBinary reports whether an Anthropic image or document source is
+// binary (base64 data, a URL or a file id) rather than text the provider
+// reads as prompt ({"type":"text","data":…} or {"type":"content",…}).
+func sourceBinary(src *value) bool {
+	switch src.str("type") {
+	case "text", "content":
+		return false
+	}
+	return !strings.HasPrefix(src.str("media_type"), "text/")
+}
+
+// promptText counts the characters of the strings in a prompt field and
+// the numbers in it (token arrays). In schema mode (tools, response
+// formats) and inside a tool call's input, member names count too and
+// nothing is exempt: the provider renders all of it into the prompt. In
+// text mode the binary members of image, audio and file parts are skipped.
 func promptText(v *value, schema bool) (chars, numbers int) {
-	var count func(v *value)
-	count = func(v *value) {
+	var count func(v *value, schema bool)
+	count = func(v *value, schema bool) {
 		switch v.kind {
 		case '"':
 			chars += utf8.RuneCountInString(v.text)
@@ -30,22 +52,27 @@ func promptText(v *value, schema bool) (chars, numbers int) {
 			numbers++
 		case '[':
 			for i := range v.items {
-				count(&v.items[i])
+				count(&v.items[i], schema)
 			}
 		case '{':
-			text := v.str("type") == "text" || strings.HasPrefix(v.str("media_type"), "text/")
+			typ := v.str("type")
+			skip := binaryMembers[typ]
 			for i, k := range v.keys {
-				if binaryKeys[k] && !(k == "data" && text) {
-					continue
-				}
+				item := &v.items[i]
 				if schema {
 					chars += utf8.RuneCountInString(k)
+					count(item, true)
+					continue
 				}
-				count(&v.items[i])
+				if slices.Contains(skip, k) && (k != "source" || sourceBinary(item)) {
+					continue
+				}
+				// A tool call's input is JSON the provider renders whole.
+				count(item, k == "input" && (typ == "tool_use" || typ == "server_tool_use"))
 			}
 		}
 	}
-	count(v)
+	count(v, schema)
 	return chars, numbers
 }
 
@@ -53,7 +80,7 @@ func promptText(v *value, schema bool) (chars, numbers int) {
 // document's pages) rather than by the bytes of the request, however they
 // are sent — inline or by reference.
 var (
-	imageTypes    = map[string]bool{"image_url": true, "input_image": true, "image": true}
+	imageTypes    = map[string]bool{"image_url": true, "input_image": true, "image": true, "computer_screenshot": true}
 	documentTypes = map[string]bool{"input_file": true, "file": true, "document": true}
 )
 
@@ -143,15 +170,58 @@ func (r *Request) Unbounded() string {
 		what := ""
 		if input, ok := r.doc.member("input"); ok {
 			input.walk("", func(_ string, v *value) bool {
-				if v.kind == '{' && v.str("type") == "item_reference" {
+				if v.kind == '{' && storedItem(v) {
 					what = "an item_reference input item"
 				}
 				return what == ""
 			})
 		}
-		return what
+		if what != "" {
+			return what
+		}
+	}
+	// A priority tier bills more than the price table says.
+	if t, ok := r.doc.member("service_tier"); ok && t.kind == '"' && !slices.Contains([]string{"", "auto", "default", "flex", "standard_only"}, t.text) {
+		return `"service_tier": "` + safeWord(t.text) + `"`
+	}
+	// Gemini's OpenAI-compatible API reads a stored context cache.
+	for _, f := range []string{"extra_body", "google"} {
+		if v, ok := r.doc.member(f); ok {
+			found := false
+			v.walk("", func(k string, _ *value) bool {
+				found = found || k == "cached_content"
+				return !found
+			})
+			if found {
+				return "a stored cached_content"
+			}
+		}
 	}
 	return ""
+}
+
+// storedItem reports whether a Responses input item refers to one the
+// provider stored: an item_reference, or an item that names an id and
+// carries nothing of its own (the type of a reference is optional).
+func storedItem(v *value) bool {
+	switch v.str("type") {
+	case "item_reference":
+		return true
+	case "":
+		_, id := v.member("id")
+		_, role := v.member("role")
+		_, content := v.member("content")
+		return id && !role && !content
+	}
+	return false
+}
+
+// safeWord bounds a client-sent word before it is echoed.
+func safeWord(s string) string {
+	if !toolName.MatchString(s) {
+		return "…"
+	}
+	return s
 }
 
 // Reasons reports whether the request asks the model to reason before it
@@ -164,6 +234,11 @@ func (r *Request) Reasons() bool {
 	}
 	switch r.Route {
 	case provider.Chat:
+		// OpenAI's reasoning_effort; Anthropic-style thinking, which
+		// compatible endpoints read.
+		if t, ok := r.doc.member("thinking"); ok && t.kind == '{' && t.str("type") != "" && t.str("type") != "disabled" {
+			return true
+		}
 		v, ok := r.doc.member("reasoning_effort")
 		return ok && effort(v)
 	case provider.Responses:
@@ -172,7 +247,7 @@ func (r *Request) Reasons() bool {
 			return false
 		}
 		e, ok := v.member("effort")
-		return !ok || effort(e)
+		return !ok || e.isNull() || effort(e) // no effort: the model's default
 	case provider.Messages:
 		v, ok := r.doc.member("thinking")
 		if !ok || v.kind != '{' {
@@ -184,16 +259,18 @@ func (r *Request) Reasons() bool {
 	return false
 }
 
-// ReasoningOff reports whether the request turns reasoning off (an effort
-// of "none", Anthropic's thinking disabled), so that even a model that
-// reasons by default answers without hidden reasoning.
+// ReasoningOff reports whether the request turns reasoning off, or down
+// to almost nothing (an effort of "none" or "minimal", Anthropic's thinking
+// disabled) — the same values Reasons does not count as asking — so that
+// even a model that reasons by default is charged what it streamed.
 func (r *Request) ReasoningOff() bool {
+	off := func(effort string) bool { return effort == "none" || effort == "minimal" }
 	switch r.Route {
 	case provider.Chat:
-		return r.doc.str("reasoning_effort") == "none"
+		return off(r.doc.str("reasoning_effort"))
 	case provider.Responses:
 		if v, ok := r.doc.member("reasoning"); ok && v.kind == '{' {
-			return v.str("effort") == "none"
+			return off(v.str("effort"))
 		}
 	case provider.Messages:
 		if v, ok := r.doc.member("thinking"); ok && v.kind == '{' {

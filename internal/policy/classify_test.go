@@ -135,7 +135,7 @@ func TestPromptCountsAllText(t *testing.T) {
 		{"text document", provider.Messages, `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"` + doc + `"}}]}]}`,
 			len("user") + len("document") + len("text") + len("text/plain") + 500, 0},
 		{"pdf document skipped", provider.Messages, `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"` + doc + `"}}]}]}`,
-			len("user") + len("document") + len("base64") + len("application/pdf"), 0},
+			len("user") + len("document"), 0},
 		{"response format schema", provider.Chat, `{"model":"m","response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"properties":{"answer":{"type":"string"}}}}}}`,
 			len("type") + len("json_schema") + len("json_schema") + len("name") + len("r") + len("schema") + len("properties") + len("answer") + len("type") + len("string"), 0},
 		{"responses text format", provider.Responses, `{"model":"m","text":{"format":{"type":"json_schema","schema":{"properties":{"answer":{}}}}}}`,

@@ -142,7 +142,10 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 	if len(route.TokenFields()) == 0 {
 		return r, nil
 	}
+	// The output cap is the largest a field asks for: a provider that reads
+	// either field may generate up to it.
 	r.OutputTokens = l.MaxOutputTokens
+	asked := 0
 	for _, f := range route.TokenFields() {
 		raw, ok := r.doc.member(f)
 		if !ok || raw.isNull() {
@@ -159,12 +162,12 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 			}
 			*raw = value{kind: '0', text: strconv.Itoa(l.MaxOutputTokens)}
 			r.Clamped = append(r.Clamped, f)
-			continue
+			n = int64(l.MaxOutputTokens)
 		}
-		r.OutputTokens = min(r.OutputTokens, int(n))
-		if l.MaxOutputTokens == 0 {
-			r.OutputTokens = int(n)
-		}
+		asked = max(asked, int(n))
+	}
+	if r.hasToken {
+		r.OutputTokens = asked
 	}
 	return r, nil
 }

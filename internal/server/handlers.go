@@ -184,6 +184,28 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			d.refuseCredential(w, r, ip, reason)
 			return
 		}
+		var m auth.Minter
+		if p.MintedBy != "" {
+			// A browser token lives only while the key that minted it does,
+			// and only ever narrows what that key may do.
+			var reason string
+			m, reason, err = d.minter(r.Context(), snap, p.MintedBy)
+			switch {
+			case err != nil:
+				d.Logger.Error("minting key lookup failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
+				fail(w, r, apierr.Unavailable, "", "store error")
+				return
+			case reason != "":
+				d.refuseCredential(w, r, ip, reason)
+				return
+			}
+			// A key owned by a user (a tenant) names its tokens' users
+			// within its own namespace, so it cannot spend or limit
+			// another tenant's users.
+			if owner := m.Principal.User; owner != "" {
+				p.User = owner + "/" + p.User
+			}
+		}
 		p, err = d.Users.Apply(r.Context(), p)
 		switch {
 		case errors.Is(err, auth.ErrUserDisabled):
@@ -209,18 +231,6 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		if p.MintedBy != "" {
-			// A browser token lives only while the key that minted it does,
-			// and only ever narrows what that key may do.
-			m, reason, err := d.minter(r.Context(), snap, p.MintedBy)
-			switch {
-			case err != nil:
-				d.Logger.Error("minting key lookup failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
-				fail(w, r, apierr.Unavailable, "", "store error")
-				return
-			case reason != "":
-				d.refuseCredential(w, r, ip, reason)
-				return
-			}
 			g = g.Narrow(m)
 		}
 		info.grant = g

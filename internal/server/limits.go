@@ -69,6 +69,16 @@ func subjects(p auth.Principal, ip string) []string {
 	return out
 }
 
+// slotsOf are what a principal's concurrency counts: the credential and
+// its user.
+func slotsOf(p auth.Principal) []string {
+	out := []string{p.ID}
+	if p.User != "" {
+		out = append(out, "user:"+p.User)
+	}
+	return out
+}
+
 // ipSubject is what an address is limited as: itself for IPv4, its /64
 // for IPv6 (one subscriber holds a whole /64 and could rotate through it).
 func ipSubject(ip string) string {
@@ -89,34 +99,44 @@ func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request,
 	a := &admission{d: d, started: time.Now()}
 	ctx := r.Context()
 	now := a.started
-	subs := subjects(info.principal, info.clientIP)
-
-	if plan != nil {
-		if !a.limitRequests(w, r, plan, subs, now) || !a.limitTokens(w, r, plan, subs, req, now) {
+	// What the request counts against: its own plan's limits for its
+	// credential, user and (browser tokens) address — and, for a browser
+	// token, its minting key's plan limits for that key and its user, so
+	// that a key's tokens together never do more than the key may.
+	type holder struct {
+		plan        *config.Plan
+		subs, slots []string
+	}
+	holders := []holder{{plan, subjects(info.principal, info.clientIP), slotsOf(info.principal)}}
+	if m := info.grant.Minter; m != nil {
+		holders = append(holders, holder{m.Grant.Plan, subjects(m.Principal, ""), slotsOf(m.Principal)})
+	}
+	for _, h := range holders {
+		if h.plan == nil {
+			continue
+		}
+		if !a.limitRequests(w, r, h.plan, h.subs, now) || !a.limitTokens(w, r, h.plan, h.subs, req, now) {
 			a.rollback(ctx)
 			return nil
 		}
-		if plan.Concurrency > 0 {
-			slots := []string{info.principal.ID}
-			if u := info.principal.User; u != "" {
-				slots = append(slots, "user:"+u)
+		if h.plan.Concurrency <= 0 {
+			continue
+		}
+		for _, s := range h.slots {
+			rel, _, ok, err := d.Slots.Acquire(ctx, "conc:"+s, h.plan.Concurrency)
+			if err != nil {
+				a.rollback(ctx)
+				d.limiterFailed(w, r, err)
+				return nil
 			}
-			for _, s := range slots {
-				rel, _, ok, err := d.Slots.Acquire(ctx, "conc:"+s, plan.Concurrency)
-				if err != nil {
-					a.rollback(ctx)
-					d.limiterFailed(w, r, err)
-					return nil
-				}
-				if !ok {
-					a.rollback(ctx)
-					d.Metrics.LimitRejected("concurrency")
-					w.Header().Set("Retry-After", "1")
-					fail(w, r, apierr.ConcurrencyLimited, fmt.Sprintf("At most %d requests may be in progress at once on plan %q; retry when one finishes.", plan.Concurrency, plan.Name), "concurrency")
-					return nil
-				}
-				a.release = append(a.release, rel)
+			if !ok {
+				a.rollback(ctx)
+				d.Metrics.LimitRejected("concurrency")
+				w.Header().Set("Retry-After", "1")
+				fail(w, r, apierr.ConcurrencyLimited, fmt.Sprintf("At most %d requests may be in progress at once on plan %q; retry when one finishes.", h.plan.Concurrency, h.plan.Name), "concurrency")
+				return nil
 			}
+			a.release = append(a.release, rel)
 		}
 	}
 	if !a.reserve(w, r, req, targets, now) {

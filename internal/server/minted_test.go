@@ -80,7 +80,8 @@ func TestTokensOnlyNarrowTheirKey(t *testing.T) {
 		t.Fatalf("token: %d %s", r.status, r.body)
 	}
 	h.flushed(1)
-	recs, err := h.db.ListUsage(context.Background(), store.UsageFilter{User: "carol"}, 10)
+	// The key is owned by app-server: its tokens' users are app-server's.
+	recs, err := h.db.ListUsage(context.Background(), store.UsageFilter{User: "app-server/carol"}, 10)
 	if err != nil || len(recs) != 1 || recs[0].MintedBy != "key:"+keyID || recs[0].MinterUser != "app-server" || recs[0].MinterPlan != "server" {
 		t.Fatalf("the token's usage does not name its minting key: %+v %v", recs, err)
 	}
