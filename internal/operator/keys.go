@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/policy"
 )
 
 // NewKey is what an operator asks a virtual key to be made with.
@@ -36,7 +36,7 @@ func CheckNewKey(cfg *config.Config, k NewKey, secrets Secrets) error {
 		if err := CheckText(field, s, MaxName); err != nil {
 			return err
 		}
-		if auth.CheckGrant(*cfg, k.Plan, []string{s}) != nil {
+		if policy.CheckGrant(*cfg, k.Plan, []string{s}) != nil {
 			return invalid(field, "must be tokens:mint, model:NAME or route:NAME, naming a configured model or route")
 		}
 	}

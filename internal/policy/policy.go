@@ -1,5 +1,12 @@
-// Package policy checks and shapes a request body before it is forwarded.
-// It decodes the body once, strictly (valid JSON within depth limits, no
+// Package policy owns plans and what they allow, and checks and shapes a
+// request body before it is forwarded.
+//
+// Plans: a principal's Grant (its plan and scopes, the limits they narrow),
+// how a browser token's grant only narrows its minting key's (Narrow,
+// PlanWithin), and configured limits turned into what Parse checks
+// (LimitsFrom).
+//
+// Requests: Parse decodes the body once, strictly (valid JSON within depth limits, no
 // duplicate member names, valid UTF-8), and every check reads that decoded
 // tree: a model name, the prompt within its size cap, output-token fields
 // clamped (or refused) at the cap, the parts billed by content, and what

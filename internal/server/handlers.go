@@ -29,7 +29,7 @@ import (
 // reqInfo collects what the access log reports about a request.
 type reqInfo struct {
 	principal auth.Principal
-	grant     auth.Grant
+	grant     policy.Grant
 	model     string
 	code      apierr.Code
 	detail    string
@@ -184,7 +184,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			d.refuseCredential(w, r, ip, reason)
 			return
 		}
-		var m auth.Minter
+		var m policy.Minter
 		if p.MintedBy != "" {
 			// A browser token lives only while the key that minted it does,
 			// and only ever narrows what that key may do.
@@ -225,7 +225,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 			}
 		}
 		info.principal = p
-		g, ok := auth.GrantFor(&snap.Config, p)
+		g, ok := policy.GrantFor(&snap.Config, p)
 		if !ok {
 			fail(w, r, apierr.Forbidden, "This credential's plan is not configured.", "plan "+p.Plan)
 			return
@@ -254,7 +254,7 @@ func (d Deps) refuseCredential(w http.ResponseWriter, r *http.Request, ip, reaso
 // now: refused (reason) when it was revoked, expired or deleted, its user
 // disabled, its plan gone, or it may no longer mint; err is a store
 // failure.
-func (d Deps) minter(ctx context.Context, snap *gateway.Snapshot, id string) (m auth.Minter, reason string, err error) {
+func (d Deps) minter(ctx context.Context, snap *gateway.Snapshot, id string) (m policy.Minter, reason string, err error) {
 	if d.Keys == nil {
 		return m, "browser token minted by an unknown key", nil
 	}
@@ -276,11 +276,11 @@ func (d Deps) minter(ctx context.Context, snap *gateway.Snapshot, id string) (m 
 	case err != nil:
 		return m, "", err
 	}
-	kg, ok := auth.GrantFor(&snap.Config, kp)
+	kg, ok := policy.GrantFor(&snap.Config, kp)
 	if !ok {
 		return m, "browser token's minting key has a plan that is not configured", nil
 	}
-	return auth.Minter{Principal: kp, Grant: kg}, "", nil
+	return policy.Minter{Principal: kp, Grant: kg}, "", nil
 }
 
 // principal identifies the caller: a virtual key (by shape), else a static
@@ -397,7 +397,7 @@ func (d Deps) forward(route provider.Route) http.Handler {
 		if !ok {
 			return
 		}
-		req, err := policy.Parse(route, body, gateway.PolicyLimits(limits))
+		req, err := policy.Parse(route, body, policy.LimitsFrom(limits))
 		if err != nil {
 			pe := err.(*policy.Error)
 			fail(w, r, pe.Code, pe.Message, "")

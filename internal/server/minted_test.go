@@ -146,16 +146,3 @@ func TestTokensOnlyNarrowTheirKey(t *testing.T) {
 		}
 	}
 }
-
-// TestGrantNarrowUnit: a token's grant takes the tighter of every limit, and
-// allows only what both plans allow.
-func TestGrantNarrowUnit(t *testing.T) {
-	h := newMintedHarness(t)
-	cfg := h.gw.Current().Config
-	tokGrant, _ := auth.GrantFor(&cfg, auth.Principal{Plan: "free"})
-	keyGrant, _ := auth.GrantFor(&cfg, auth.Principal{Plan: "tight"})
-	g := tokGrant.Narrow(auth.Minter{Grant: keyGrant})
-	if g.Plan.Concurrency != 2 || g.Plan.RPM != 1000 || g.Plan.Spend.DailyUSD != 0.5 || g.Plan.Name != "free" || g.Plan.AllowUnbounded {
-		t.Fatalf("narrowed plan %+v", g.Plan)
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/policy"
 )
 
 // csrf returns the cross-origin protection for a snapshot: its CORS
@@ -101,12 +102,12 @@ func (d Deps) mintToken() http.Handler {
 		if plan == "" && keyGrant.Plan != nil {
 			plan = keyGrant.Plan.Name
 		}
-		tokGrant, ok := auth.GrantFor(&snap.Config, auth.Principal{Plan: plan})
+		tokGrant, ok := policy.GrantFor(&snap.Config, auth.Principal{Plan: plan})
 		if !ok {
 			fail(w, r, apierr.Forbidden, fmt.Sprintf("No plan %q is configured.", safeName(plan)), "")
 			return
 		}
-		if why := auth.PlanWithin(tokGrant.Plan, keyGrant.Plan); why != "" {
+		if why := policy.PlanWithin(tokGrant.Plan, keyGrant.Plan); why != "" {
 			fail(w, r, apierr.Forbidden, fmt.Sprintf("The plan %q is wider than this key's plan: %s. A token only ever narrows the key that mints it.", safeName(plan), why), "")
 			return
 		}
