@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -81,20 +82,19 @@ func limitWarnings(cfg config.Config) []string {
 
 // priceWarnings names the targets without a price: under a plan's spend
 // cap they are refused (usage.unpriced: deny), elsewhere they are recorded
-// at zero cost. The mock provider is free.
+// at zero cost. A provider may price its own models (the mock's are free).
 func priceWarnings(cfg config.Config) []string {
 	prices := budget.NewPrices(cfg.Pricing)
-	mock := map[string]bool{}
-	for _, pr := range cfg.Providers {
-		mock[pr.Name] = pr.Kind == config.KindMock
+	providers := map[string]*provider.Provider{}
+	for _, pc := range cfg.Providers {
+		if pv, err := provider.New(pc, nil, nil); err == nil {
+			providers[pc.Name] = pv
+		}
 	}
 	var out []string
 	for _, m := range cfg.Models {
 		for _, t := range m.Targets {
-			if mock[t.Provider] {
-				continue
-			}
-			if _, ok := prices.Lookup(t.Model, m.Name); ok {
+			if _, ok := prices.LookupFor(providers[t.Provider], t.Model, m.Name); ok {
 				continue
 			}
 			var capped []string

@@ -109,6 +109,23 @@ func (p *Prices) Lookup(target, alias string) (Price, bool) {
 	return Price{}, false
 }
 
+// A Pricer is a provider that prices models itself when neither the
+// configuration nor the embedded table does (*provider.Provider: the mock's
+// models are free).
+type Pricer interface {
+	DefaultPrice(model string) (input, output float64, ok bool)
+}
+
+// LookupFor prices target as Lookup does, then by the provider that serves
+// it, so a pricing: row still overrides what the provider says.
+func (p *Prices) LookupFor(pv Pricer, target, alias string) (Price, bool) {
+	if pr, ok := p.Lookup(target, alias); ok || pv == nil {
+		return pr, ok
+	}
+	in, out, ok := pv.DefaultPrice(target)
+	return Price{Input: in, Output: out}, ok
+}
+
 // candidates are the names a provider model is priced under: itself,
 // without a "models/" or vendor prefix, and without a snapshot date.
 func candidates(name string) []string {

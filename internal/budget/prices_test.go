@@ -4,8 +4,11 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/usage"
 )
+
+var _ Pricer = (*provider.Provider)(nil)
 
 func TestPriceLookup(t *testing.T) {
 	p := NewPrices([]config.Pricing{
@@ -39,6 +42,43 @@ func TestPriceLookup(t *testing.T) {
 	}
 	if !p.WarnOnce("x") || p.WarnOnce("x") {
 		t.Error("WarnOnce must be true once")
+	}
+}
+
+// ownPrice is a provider that prices the models it lists itself.
+type ownPrice map[string]Price
+
+func (o ownPrice) DefaultPrice(model string) (float64, float64, bool) {
+	p, ok := o[model]
+	return p.Input, p.Output, ok
+}
+
+func TestLookupFor(t *testing.T) {
+	p := NewPrices([]config.Pricing{{Model: "fast", Input: 9, Output: 9}})
+	free := ownPrice{"mock-1": {}, "gpt-4.1-mini": {}}
+	var gone *provider.Provider
+	tests := []struct {
+		name          string
+		pv            Pricer
+		target, alias string
+		want          Price
+		ok            bool
+	}{
+		{"the provider's own price", free, "mock-1", "", Price{}, true},
+		{"a pricing row overrides it", free, "mock-1", "fast", Price{Input: 9, Output: 9}, true},
+		{"the table overrides it", free, "gpt-4.1-mini", "", builtinPrices["gpt-4.1-mini"], true},
+		{"the provider does not price the model", free, "my-finetune", "", Price{}, false},
+		{"its price is per 1M tokens", ownPrice{"m": {Input: 1, Output: 2}}, "m", "", Price{Input: 1, Output: 2}, true},
+		{"no provider", nil, "my-finetune", "", Price{}, false},
+		{"a provider no longer configured", gone, "my-finetune", "", Price{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := p.LookupFor(tt.pv, tt.target, tt.alias)
+			if ok != tt.ok || got != tt.want {
+				t.Errorf("LookupFor(%q, %q) = %+v, %v; want %+v, %v", tt.target, tt.alias, got, ok, tt.want, tt.ok)
+			}
+		})
 	}
 }
 

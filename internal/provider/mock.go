@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,6 +44,28 @@ func NewMock(name string, cfg *config.Mock) *Mock {
 	}
 	return m
 }
+
+// mockBaseURL is where the mock's requests appear to go; nothing is dialled.
+var mockBaseURL = &url.URL{Scheme: "http", Host: "mock.keyward.invalid", Path: "/v1"}
+
+// mockAdapter is the mock family: every route, in-process, and free — its
+// models are priced at zero unless pricing: prices them. Its base URL is
+// fixed; a configured one is ignored.
+type mockAdapter struct{ m *Mock }
+
+func newMock(c config.Provider) (Adapter, error) { return mockAdapter{NewMock(c.Name, c.Mock)}, nil }
+
+func (mockAdapter) Serves(Route) bool { return true }
+
+func (mockAdapter) URL(r Route, _ string) *url.URL { return endpoint(mockBaseURL, r.Suffix()) }
+
+func (mockAdapter) Header(h, _ http.Header, key *Key) { bearer(h, key) }
+
+func (mockAdapter) ChatTokenField() string { return "max_tokens" }
+
+func (a mockAdapter) Local() http.RoundTripper { return a.m }
+
+func (mockAdapter) Price(string) (float64, float64, bool) { return 0, 0, true }
 
 var mockTrigger = regexp.MustCompile(`\[\[mock:(status|break)=(\d{1,3})\]\]`)
 

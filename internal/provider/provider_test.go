@@ -402,3 +402,57 @@ func TestRouteTable(t *testing.T) {
 		})
 	}
 }
+
+func TestDefaultPrice(t *testing.T) {
+	tests := []struct {
+		cfg  config.Provider
+		free bool
+	}{
+		{config.Provider{Kind: config.KindOpenAI}, false},
+		{config.Provider{Kind: config.KindOpenAICompatible, BaseURL: "https://x.example.com/v1"}, false},
+		{config.Provider{Kind: config.KindAzureOpenAI, BaseURL: "https://res.openai.azure.com"}, false},
+		{config.Provider{Kind: config.KindAnthropic}, false},
+		{config.Provider{Kind: config.KindMock}, true}, // free because its models cost nothing, not by its name
+	}
+	for _, tt := range tests {
+		t.Run(tt.cfg.Kind, func(t *testing.T) {
+			in, out, ok := newProvider(t, tt.cfg).DefaultPrice("any-model")
+			if ok != tt.free || in != 0 || out != 0 {
+				t.Errorf("DefaultPrice = %v, %v, %v; want 0, 0, %v", in, out, ok, tt.free)
+			}
+		})
+	}
+	if _, _, ok := (*Provider)(nil).DefaultPrice("m"); ok {
+		t.Error("a nil provider has a price")
+	}
+}
+
+func TestInProcess(t *testing.T) {
+	for _, kind := range config.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			c := config.Provider{Kind: kind, BaseURL: "https://x.example.com/v1"}
+			if got, want := newProvider(t, c).InProcess(), kind == config.KindMock; got != want {
+				t.Errorf("InProcess = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestNewRejectsUnknownKind(t *testing.T) {
+	if _, err := New(config.Provider{Name: "x", Kind: "gemini"}, nil, nil); err == nil || !strings.Contains(err.Error(), "provider x") {
+		t.Errorf("New with an unknown kind: err = %v, want one naming the provider", err)
+	}
+}
+
+// TestEveryKindHasAnAdapter keeps the registry and the configuration's
+// list of kinds in step.
+func TestEveryKindHasAnAdapter(t *testing.T) {
+	for _, kind := range config.Kinds {
+		if kinds[kind] == nil {
+			t.Errorf("kind %q has no adapter", kind)
+		}
+	}
+	if len(kinds) != len(config.Kinds) {
+		t.Errorf("%d adapters for %d kinds", len(kinds), len(config.Kinds))
+	}
+}

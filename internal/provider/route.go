@@ -1,7 +1,8 @@
-// Package provider knows each upstream API family: which routes a kind
-// serves, how its URLs are built, which headers carry its credential and
-// version, and how its keys are pooled and cooled down. It also holds the
-// built-in mock provider.
+// Package provider knows each upstream API family, one Adapter per family
+// in a file of its own: which routes a kind serves, how its URLs are built,
+// which headers carry its credential and version, and what it prices
+// itself. It also pools keys and cools them down, and holds the built-in
+// mock provider. No other package tells provider kinds apart.
 package provider
 
 import (

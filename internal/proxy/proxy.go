@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
-	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
@@ -174,7 +173,7 @@ type transport struct{}
 
 func (transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	at := attemptOf(r.Context())
-	if at.target.Provider.Kind == config.KindMock {
+	if at.target.Provider.InProcess() {
 		at.wrote.Store(true) // in-process: handed over is sent
 	}
 	return at.target.Provider.Transport().RoundTrip(r)

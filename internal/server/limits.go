@@ -275,10 +275,10 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 	input, output := usage.BoundInput(req.BodyBytes, req.Images, req.Documents), int64(req.OutputTokens)*int64(max(req.Choices, 1))
 	var worst int64
 	for _, t := range targets {
-		p, ok := snap.Prices.Lookup(t.Model, req.Model)
+		p, ok := snap.Prices.LookupFor(t.Provider, t.Model, req.Model) // the mock prices its models at zero
 		if !ok {
-			if snap.Config.Usage.Unpriced == config.UnpricedZero || t.Provider.Kind == config.KindMock {
-				continue // free (the mock is, unless priced in pricing:)
+			if snap.Config.Usage.Unpriced == config.UnpricedZero {
+				continue // recorded at zero cost
 			}
 			d.Metrics.BudgetRejected("unpriced", "")
 			fail(w, r, apierr.ModelNotPriced, fmt.Sprintf("The model %q has no price configured, and a spend cap applies; add it under pricing:.", info.model), t.Provider.Name+"/"+t.Model)
@@ -370,14 +370,13 @@ func (a *admission) settle(r *http.Request, req *policy.Request, targets []gatew
 		tok = usage.Tokens{}
 	}
 	var cost int64
-	price, priced := info.snap.Prices.Lookup(pi.TargetModel, req.Model)
+	price, priced := info.snap.Prices.LookupFor(info.snap.Providers[pi.Provider], pi.TargetModel, req.Model)
 	if pi.TargetModel == "" {
 		priced = true // never sent
 	}
 	if priced {
 		cost = price.Cost(tok)
-	} else if pv := info.snap.Providers[pi.Provider]; (pv == nil || pv.Kind != config.KindMock) && info.snap.Prices.WarnOnce(pi.Provider+"/"+pi.TargetModel) {
-		// (The mock provider is free: no warning for it.)
+	} else if info.snap.Prices.WarnOnce(pi.Provider + "/" + pi.TargetModel) {
 		a.d.Logger.Warn("model has no price; its usage is recorded at zero cost (add it under pricing:)", "provider", pi.Provider, "model", pi.TargetModel)
 	}
 	if a.res != nil {
