@@ -59,9 +59,13 @@ type Snapshot struct {
 	// JWTSecrets are the HMAC secrets of auth.jwt issuers, by index (zero
 	// for JWKS issuers).
 	JWTSecrets []secret.Secret
-	// Scrub replaces every configured secret value (provider and client
-	// keys) wherever a response or log line might carry one.
+	// Scrub replaces every piece of every secret value loaded (provider,
+	// client and admin keys, the pepper, JWT secrets, the token signing
+	// key), in any encoding it knows, wherever a response might carry one.
 	Scrub *secret.Scrubber
+	// secrets are the values Scrub and the log scrubber remove (public
+	// verification keys are not among them).
+	secrets []secret.Secret
 	// Prices prices models (configured rows over the embedded table).
 	Prices *budget.Prices
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
@@ -113,6 +117,9 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 		}
 		return b, err
 	}
+	// load reads a reference; every value it returns is a secret to scrub
+	// unless the caller marks it public.
+	public := map[int]bool{}
 	load := func(path string, ref secret.Ref) (secret.Secret, bool) {
 		v, err := loader.Load(ref)
 		if err != nil {
@@ -202,6 +209,7 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 	for i, ref := range bt.VerificationKeys {
 		path := fmt.Sprintf("auth.browser_tokens.verification_keys[%d]", i)
 		if v, ok := loadRef(path, ref); ok {
+			public[len(all)-1] = true
 			pub, err := v.ParseEd25519Public()
 			if err != nil {
 				probs = append(probs, config.Problem{Path: path, Msg: fmt.Sprintf("%s: %v", ref, err)})
@@ -212,6 +220,7 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 	for i, is := range bt.Issuers {
 		path := fmt.Sprintf("auth.browser_tokens.issuers[%d].public_key", i)
 		if v, ok := loadRef(path, is.PublicKey); ok {
+			public[len(all)-1] = true
 			pub, err := v.ParseEd25519Public()
 			if err != nil {
 				probs = append(probs, config.Problem{Path: path, Msg: fmt.Sprintf("%s: %v", is.PublicKey, err)})
@@ -235,7 +244,12 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 	if len(probs) > 0 {
 		return nil, &config.Error{Problems: probs}
 	}
-	s.Scrub = secret.NewScrubber(all...)
+	for i, v := range all {
+		if !public[i] {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+	s.Scrub = secret.NewScrubber(s.secrets...)
 	return s, nil
 }
 
@@ -318,18 +332,7 @@ func (g *Gateway) install(s *Snapshot) {
 	g.gen++
 	s.Generation = g.gen
 	if g.scrubber != nil {
-		var all []secret.Secret
-		all = append(all, s.ClientKeys...)
-		all = append(all, s.AdminKeys...)
-		if !s.Pepper.IsZero() {
-			all = append(all, s.Pepper)
-		}
-		for _, p := range s.Providers {
-			for _, k := range p.Pool().Keys() {
-				all = append(all, k.Secret())
-			}
-		}
-		g.scrubber.SetSecrets(all...)
+		g.scrubber.SetSecrets(s.secrets...)
 	}
 	g.current.Store(s)
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,28 +33,83 @@ type failure struct {
 	message                    string
 }
 
-// safeIdent is the shape of an error type, code or param that may be shown
-// to a client: short, no spaces, nothing key-like.
-var safeIdent = regexp.MustCompile(`^[A-Za-z0-9_.\[\]-]{1,64}$`)
+// knownIdents are the provider error types and codes a client may be
+// shown: a closed list, because any other string the upstream chose is a
+// channel out for whatever it put there (a key sliced into type, code and
+// param). The operator's log has the upstream's message.
+var knownIdents = map[string]bool{}
 
-func ident(s string, scrub *secret.Scrubber) string {
-	if !safeIdent.MatchString(s) || scrub.Contains([]byte(s)) || redact.LooksLikeKey(s) {
+func init() {
+	for _, w := range strings.Fields(`
+		invalid_request_error authentication_error permission_error not_found_error rate_limit_error
+		request_too_large api_error overloaded_error billing_error timeout_error server_error
+		service_unavailable_error insufficient_quota tokens requests invalid_api_key model_not_found
+		context_length_exceeded rate_limit_exceeded invalid_value invalid_type unsupported_value
+		unsupported_parameter unknown_parameter missing_required_parameter string_above_max_length
+		string_below_min_length array_above_max_length array_below_min_length integer_above_max_value
+		integer_below_min_value decimal_above_max_value decimal_below_min_value empty_array empty_string
+		invalid_image invalid_image_url invalid_image_format image_parse_error content_policy_violation
+		image_content_policy_violation content_filter invalid_prompt invalid_function_parameters
+		invalid_json_schema invalid_encoding_format model_decommissioned model_not_active
+		server_is_overloaded account_deactivated billing_hard_limit_reached billing_not_active
+		unsupported_country_region_territory invalid_organization request_timeout too_many_requests
+		DeploymentNotFound ResponsibleAIPolicyViolation OperationNotSupported InvalidRequest BadRequest
+		NotFound Unauthorized TooManyRequests InternalServerError ServiceUnavailable
+		INVALID_ARGUMENT FAILED_PRECONDITION OUT_OF_RANGE UNAUTHENTICATED PERMISSION_DENIED NOT_FOUND
+		ABORTED RESOURCE_EXHAUSTED CANCELLED INTERNAL NOT_IMPLEMENTED UNAVAILABLE DEADLINE_EXCEEDED`) {
+		knownIdents[w] = true
+	}
+}
+
+// statusIdent is a numeric code, as some providers send their HTTP status.
+var statusIdent = regexp.MustCompile(`^[1-5][0-9]{2}$`)
+
+// ident returns an upstream error type or code when it is one a client
+// may be shown.
+func ident(s string) string {
+	if knownIdents[s] || statusIdent.MatchString(s) {
+		return s
+	}
+	return ""
+}
+
+// paramShape is the shape of an error's param: a path into the request.
+var paramShape = regexp.MustCompile(`^[A-Za-z0-9_.\[\]-]{1,128}$`)
+
+// param returns an upstream error's param when it is a path into the
+// request keyward sent — every name in it one the request has, every index
+// short — and so tells the client nothing it did not send.
+func param(s string, req []byte, scrub *secret.Scrubber) string {
+	if !paramShape.MatchString(s) || scrub.Contains([]byte(s)) || redact.LooksLikeKey(s) {
 		return ""
+	}
+	for _, seg := range strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '[' || r == ']' }) {
+		if strings.Trim(seg, "0123456789") == "" {
+			if len(seg) > 4 {
+				return ""
+			}
+			continue
+		}
+		if !bytes.Contains(req, []byte(`"`+seg+`"`)) {
+			return ""
+		}
 	}
 	return s
 }
 
-// readFailure reads a non-2xx upstream response into a failure.
-func readFailure(resp *http.Response, scrub *secret.Scrubber, now time.Time) *failure {
+// readFailure reads a non-2xx upstream response (to the request body req)
+// into a failure.
+func readFailure(resp *http.Response, scrub *secret.Scrubber, req []byte, now time.Time) *failure {
 	f := &failure{status: resp.StatusCode, kind: "status", retryAfter: retryAfter(resp.Header, now)}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	f.parseBody(b, scrub)
+	f.parseBody(b, scrub, req)
 	return f
 }
 
 // parseBody extracts an error's type, code, param and message from an
-// OpenAI- or Anthropic-shaped body (or an SSE error event's data).
-func (f *failure) parseBody(b []byte, scrub *secret.Scrubber) {
+// OpenAI- or Anthropic-shaped body (or an SSE error event's data) that
+// answered the request body req.
+func (f *failure) parseBody(b []byte, scrub *secret.Scrubber, req []byte) {
 	var body struct {
 		Type    any             `json:"type"`
 		Code    any             `json:"code"`
@@ -80,7 +136,7 @@ func (f *failure) parseBody(b []byte, scrub *secret.Scrubber) {
 			f.message = string(body.Error)
 		}
 	}
-	f.errType, f.errCode, f.errParam = ident(f.errType, scrub), ident(f.errCode, scrub), ident(f.errParam, scrub)
+	f.errType, f.errCode, f.errParam = ident(f.errType), ident(f.errCode), param(f.errParam, req, scrub)
 	f.message = truncate(scrub.String(f.message), 300)
 }
 

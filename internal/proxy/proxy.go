@@ -2,11 +2,14 @@
 // it picks a key from the provider's pool, sets the credential, falls back
 // to the next key and target on connect errors, 429 and 5xx — only before
 // anything reached the client — and answers with an allowlisted set of
-// headers and a body scrubbed of every configured secret. Upstream errors
-// are mapped to apierr codes; stream error events are rewritten.
+// headers and a body scrubbed of every piece of every configured secret, in
+// any encoding, across reads, strings and events. Upstream errors are
+// mapped to apierr codes; stream error events are rewritten; content
+// codings are undone before scrubbing; no upstream identifier is echoed.
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -54,6 +57,10 @@ type Info struct {
 	// Sent is when the answered attempt left for the provider, and
 	// Headers when its response headers came back.
 	Sent, Headers time.Time
+	// UpstreamRequestID is the provider's id of the last attempt, when it
+	// had a plain shape and held no secret: for the log only, never sent
+	// to the client.
+	UpstreamRequestID string
 }
 
 // Metered says where a request's usage comes from.
@@ -329,7 +336,8 @@ func (f *Forwarder) noteFailure(c Call, t gateway.Target, k *provider.Key, fl *f
 	}
 	cfg := c.Snap.Config.Retry
 	attrs := []any{"request_id", reqID, "provider", t.Provider.Name, "model", t.Model, "key", keyID,
-		"status", fl.status, "kind", fl.kind, "type", fl.errType, "code", fl.errCode, "message", fl.message}
+		"status", fl.status, "kind", fl.kind, "type", fl.errType, "code", fl.errCode, "message", fl.message,
+		"upstream_request_id", c.Info.UpstreamRequestID}
 	if fl.err != nil {
 		attrs = append(attrs, "err", fl.err)
 	}
@@ -362,20 +370,31 @@ func (f *Forwarder) writeError(w http.ResponseWriter, c Call, family apierr.Fami
 }
 
 // modifyResponse decides whether an upstream response is passed on. A
-// non-2xx status, an unexpected content type, or a stream whose first event
-// is an error fails the attempt (nothing has been written yet, so the next
-// key or target may be tried). Otherwise headers are replaced by the
-// allowlist and the body is wrapped in a scrubber.
+// non-2xx status, an unexpected content type or coding, a JSON answer that
+// does not start like JSON, or a stream whose first event is an error fails
+// the attempt (nothing has been written yet, so the next key or target may
+// be tried). Otherwise headers are replaced by the allowlist and the
+// decoded body is wrapped in a scrubber.
 func (f *Forwarder) modifyResponse(resp *http.Response) error {
 	at := attemptOf(resp.Request.Context())
 	scrub := at.call.Snap.Scrub
+	at.call.Info.UpstreamRequestID = requestID(resp.Header, scrub)
+	codingErr := decodeContent(resp)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		at.fail = readFailure(resp, scrub, f.now())
+		if codingErr != nil {
+			at.fail = &failure{kind: "status", status: resp.StatusCode, retryAfter: retryAfter(resp.Header, f.now()), err: codingErr}
+		} else {
+			at.fail = readFailure(resp, scrub, at.body, f.now())
+		}
 		resp.Body.Close()
 		return errAttemptFailed
 	}
+	if codingErr != nil {
+		resp.Body.Close()
+		at.fail = &failure{kind: "content_type", status: resp.StatusCode, err: codingErr}
+		return errAttemptFailed
+	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	upstreamID := requestID(resp.Header, scrub)
 	h := http.Header{}
 	switch mt {
 	case "text/event-stream":
@@ -390,17 +409,20 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Accel-Buffering", "no")
 	case "application/json":
-		at.tap = &bodyTap{src: resp.Body}
-		resp.Body = readCloser{scrub.Reader(at.tap), resp.Body}
+		body := bufio.NewReaderSize(resp.Body, 512)
+		if c, err := firstByte(body); err != nil && err != io.EOF || err == nil && c != '{' && c != '[' {
+			resp.Body.Close()
+			at.fail = &failure{kind: "content_type", status: resp.StatusCode, message: "a JSON answer that is not JSON", err: err}
+			return errAttemptFailed
+		}
+		at.tap = &bodyTap{src: body}
+		resp.Body = readCloser{scrub.JSONReader(at.tap), resp.Body}
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
 	default:
 		resp.Body.Close()
 		at.fail = &failure{kind: "content_type", status: resp.StatusCode, message: "content type " + truncate(mt, 60)}
 		return errAttemptFailed
-	}
-	if upstreamID != "" {
-		h.Set("X-Upstream-Request-Id", upstreamID)
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	resp.Header = h
@@ -412,10 +434,29 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 	return nil
 }
 
+// firstByte returns the first byte of a body that is not white space,
+// leaving it unread.
+func firstByte(br *bufio.Reader) (byte, error) {
+	for i := 1; i <= br.Size(); i++ {
+		p, err := br.Peek(i)
+		if len(p) < i {
+			return 0, err
+		}
+		switch c := p[i-1]; c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return c, nil
+		}
+	}
+	return 0, errors.New("only white space")
+}
+
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // requestID returns the provider's request id if it is shaped like one and
-// holds no secret.
+// holds no piece of a secret. It goes to the log only: clients have
+// keyward's X-Request-Id, and an upstream identifier passed on is a channel
+// out for whatever the upstream puts in it.
 func requestID(h http.Header, scrub *secret.Scrubber) string {
 	for _, name := range provider.RequestIDHeaders {
 		v := h.Get(name)
@@ -436,10 +477,11 @@ type readCloser struct {
 }
 
 // allowedHeaders is the last line of defence: only these response headers
-// may reach a client through the reverse proxy.
+// may reach a client through the reverse proxy. None carries a value the
+// upstream chose.
 var allowedHeaders = map[string]bool{
 	"Content-Type": true, "Cache-Control": true, "X-Accel-Buffering": true,
-	"X-Content-Type-Options": true, "X-Upstream-Request-Id": true,
+	"X-Content-Type-Options": true,
 }
 
 // guardWriter stands between httputil.ReverseProxy and the client: it

@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/redact/leakcheck"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/stream"
 )
@@ -66,15 +67,20 @@ func TestParseFailureBody(t *testing.T) {
 		{"openai", `{"error":{"message":"Incorrect API key provided: ` + testKey + `","type":"invalid_request_error","code":"invalid_api_key","param":null}}`,
 			"invalid_request_error", "invalid_api_key", "", true, "Incorrect API key"},
 		{"anthropic", `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, "overloaded_error", "", "", true, "Overloaded"},
-		{"responses event", `{"type":"error","code":"server_error","message":"boom","param":"input"}`, "error", "server_error", "input", true, "boom"},
-		{"key as code is dropped", `{"error":{"type":"x","code":"` + testKey + `","param":"has space"}}`, "x", "", "", true, ""},
-		{"numeric code", `{"error":{"type":"x","code":429}}`, "x", "429", "", true, ""},
+		{"responses event", `{"type":"error","code":"server_error","message":"boom","param":"input"}`, "", "server_error", "input", true, "boom"},
+		{"key as code is dropped", `{"error":{"type":"invalid_request_error","code":"` + testKey + `","param":"has space"}}`, "invalid_request_error", "", "", true, ""},
+		{"numeric code", `{"error":{"type":"tokens","code":429}}`, "tokens", "429", "", true, ""},
 		{"not json", `<html>` + testKey + `</html>`, "", "", "", true, "<html>"},
+		{"key slices in identifiers", `{"error":{"type":"` + testKey[8:] + `","code":"` + testKey[3:27] + `","param":"` + testKey[10:30] + `"}}`, "", "", "", true, ""},
+		{"unknown words", `{"error":{"type":"proxytestKEY","code":"abc_def","param":"messages.secretField"}}`, "", "", "", true, ""},
+		{"param path into the request", `{"error":{"type":"invalid_request_error","code":"invalid_value","param":"messages[0].content"}}`, "invalid_request_error", "invalid_value", "messages[0].content", true, ""},
+		{"param with a long index", `{"error":{"param":"messages[123456].content"}}`, "", "", "", true, ""},
 	}
+	req := []byte(`{"model":"m","input":"x","messages":[{"role":"user","content":"hi"}]}`)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &failure{}
-			f.parseBody([]byte(tt.body), scrub)
+			f.parseBody([]byte(tt.body), scrub, req)
 			if diff := cmp.Diff([]string{tt.typ, tt.code, tt.param}, []string{f.errType, f.errCode, f.errParam}); diff != "" {
 				t.Errorf("identifiers (-want +got):\n%s", diff)
 			}
@@ -179,7 +185,7 @@ func TestGuardWriter(t *testing.T) {
 	if err := g.FlushError(); err != nil {
 		t.Fatal(err)
 	}
-	want := http.Header{"Content-Type": {"application/json"}, "X-Upstream-Request-Id": {"abc"}, "X-Request-Id": {"req_1"}}
+	want := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"req_1"}}
 	if diff := cmp.Diff(want, rec.Header()); diff != "" {
 		t.Errorf("headers (-want +got):\n%s", diff)
 	}
@@ -198,6 +204,7 @@ func TestRequestID(t *testing.T) {
 		{map[string]string{"Request-Id": "req_01ABC"}, "req_01ABC"},
 		{map[string]string{"Apim-Request-Id": "8f1c-22"}, "8f1c-22"},
 		{map[string]string{"X-Request-Id": testKey}, ""},
+		{map[string]string{"X-Request-Id": "req_" + testKey[8:]}, ""},
 		{map[string]string{"X-Request-Id": "has space"}, ""},
 		{map[string]string{"X-Request-Id": strings.Repeat("a", 200)}, ""},
 		{nil, ""},
@@ -311,6 +318,8 @@ func FuzzSSEBody(f *testing.F) {
 	f.Add("event: error\ndata: {\"type\":\"error\"}\n\n", uint8(2))
 	f.Add("event: response.completed\ndata: {}\n\n", uint8(1))
 	f.Add(": ping\n\ndata: "+testKey[:10], uint8(0))
+	f.Add("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\""+testKey[:14]+"\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\""+testKey[14:]+"\"}}]}\n\ndata: [DONE]\n\n", uint8(0))
+	f.Add("data: [x"+testKey[:12]+"\n\ndata: "+testKey[12:]+"\n\n", uint8(0))
 	f.Fuzz(func(t *testing.T, upstream string, r uint8) {
 		route := []provider.Route{provider.Chat, provider.Responses, provider.Messages}[int(r)%3]
 		at := newTestAttempt(t, route)
@@ -325,6 +334,11 @@ func FuzzSSEBody(f *testing.F) {
 		}
 		if bytes.Contains(out, []byte(testKey)) {
 			t.Fatalf("key passed on: %q", out)
+		}
+		for _, s := range append(leakcheck.StreamText(out), string(out)) {
+			if l, ok := testFinder.Find(s); ok {
+				t.Fatalf("%s in %q", l, s)
+			}
 		}
 		// The output is a well-formed event stream whose last event is a
 		// terminal one or keyward's error.

@@ -12,18 +12,22 @@ import (
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/provider"
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/stream"
 	"github.com/keyward/keyward/internal/usage"
 )
 
-// sseBody passes an upstream event stream on event by event: each event is
-// scrubbed of configured secrets, error events are replaced by keyward's
-// own, and a stream that breaks, idles or ends without its terminal event
-// gets a closing error event. It never returns an error to the reverse
-// proxy, so the client always sees a well-formed stream.
+// sseBody passes an upstream event stream on event by event: events are
+// scrubbed of every piece of a configured secret, also across events (one
+// that may end in the start of a secret waits for the next), error events
+// are replaced by keyward's own, and a stream that breaks, idles or ends
+// without its terminal event gets a closing error event. It never returns
+// an error to the reverse proxy, so the client always sees a well-formed
+// stream.
 type sseBody struct {
 	src   io.ReadCloser
 	rd    *stream.Reader
+	scrub *secret.Events
 	at    *attempt
 	log   *slog.Logger
 	out   []byte
@@ -38,7 +42,7 @@ type sseBody struct {
 }
 
 func newSSEBody(src io.ReadCloser, at *attempt, log *slog.Logger, idle time.Duration) *sseBody {
-	b := &sseBody{src: src, rd: stream.NewReader(src, maxEventBytes), at: at, log: log, idle: idle}
+	b := &sseBody{src: src, rd: stream.NewReader(src, maxEventBytes), scrub: at.call.Snap.Scrub.Events(), at: at, log: log, idle: idle}
 	at.meter = usage.NewMeter(at.call.Route)
 	b.strip = at.call.Req != nil && at.call.Req.InjectsUsage()
 	if idle > 0 {
@@ -61,7 +65,7 @@ func (b *sseBody) peek() *failure {
 	}
 	if isError(b.at.call.Route, ev) {
 		fl := &failure{kind: "stream", status: 200}
-		fl.parseBody(ev.Data, b.at.call.Snap.Scrub)
+		fl.parseBody(ev.Data, b.at.call.Snap.Scrub, b.at.body)
 		return fl
 	}
 	b.accept(ev)
@@ -90,18 +94,47 @@ func (b *sseBody) accept(ev stream.Event) {
 	}
 	usageOnly := !ev.Comment && b.at.meter.Event(ev.Name, ev.Data)
 	raw := ev.Raw
-	if b.strip && !ev.Comment {
-		if usageOnly {
-			b.out = nil // metered, not passed on
-			return
+	b.out = nil
+	switch {
+	case b.strip && !ev.Comment && usageOnly:
+		// metered, not passed on
+	default:
+		if b.strip && !ev.Comment {
+			if d := dropNullUsage(ev.Data); len(d) != len(ev.Data) {
+				raw = stream.Append(nil, stream.Event{Name: ev.Name, Data: d})
+			}
 		}
-		if d := dropNullUsage(ev.Data); len(d) != len(ev.Data) {
-			raw = stream.Append(nil, stream.Event{Name: ev.Name, ID: ev.ID, Data: d})
+		if !ev.Comment && !plainEvent(raw) {
+			// id:, retry: and unknown fields are upstream-chosen values no
+			// client of these APIs needs: the event goes on without them.
+			raw = stream.Append(nil, stream.Event{Name: ev.Name, Data: ev.Data})
+		}
+		// fill runs only once out is drained, so aliasing the reader's
+		// buffer here is safe: the next Next() happens after this is
+		// consumed. Out stays empty while the scrubber holds the event back.
+		b.out = b.scrub.Event(terminate(raw))
+	}
+	if b.final {
+		b.out = append(b.out, b.scrub.Flush()...)
+	}
+}
+
+// plainEvent reports whether an event's lines are only event:, data: and
+// comment lines.
+func plainEvent(raw []byte) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) > 0 && line[0] != ':' && !bytes.HasPrefix(line, []byte("data:")) && !bytes.HasPrefix(line, []byte("event:")) {
+			return false
 		}
 	}
-	// fill runs only once out is drained, so aliasing the reader's buffer
-	// here is safe: the next Next() happens after this is consumed.
-	b.out = terminate(b.at.call.Snap.Scrub.Bytes(raw))
+	return true
 }
 
 // terminate makes sure an event ends with its blank line (an upstream may
@@ -138,7 +171,7 @@ func (b *sseBody) fill() {
 		// An error event may carry usage (response.failed does).
 		b.at.meter.Event(ev.Name, ev.Data)
 		fl := &failure{kind: "stream", status: 200}
-		fl.parseBody(ev.Data, b.at.call.Snap.Scrub)
+		fl.parseBody(ev.Data, b.at.call.Snap.Scrub, b.at.body)
 		b.log.Warn("upstream stream error", "request_id", b.at.reqID, "provider", b.at.target.Provider.Name,
 			"type", fl.errType, "code", fl.errCode, "message", fl.message)
 		b.end(apierr.UpstreamError, "The provider reported an error during the stream.")
@@ -173,7 +206,7 @@ func (b *sseBody) fill() {
 
 // end queues keyward's closing error event and stops reading upstream.
 func (b *sseBody) end(code apierr.Code, msg string) {
-	b.out = apierr.StreamEvent(b.at.call.Route.StreamKind(), code, msg, b.at.reqID)
+	b.out = append(b.scrub.Flush(), apierr.StreamEvent(b.at.call.Route.StreamKind(), code, msg, b.at.reqID)...)
 	b.at.call.Info.Code = code
 	b.done = true
 	b.Close()

@@ -1,5 +1,6 @@
 // Package redact removes secrets from text before it reaches a log line or
-// an error message: the exact values of keyward's configured secrets, and
+// an error message: keyward's configured secrets, whole or in pieces, raw or
+// encoded, and
 // anything shaped like a provider key, a bearer token or a credential in a
 // URL query (the Gemini-style ?key= leak).
 package redact

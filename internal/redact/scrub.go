@@ -9,9 +9,11 @@ import (
 // Mask is what a redacted credential is replaced with.
 const Mask = secret.Redacted
 
-// Scrubber removes secrets from strings: the exact values it is given (which
-// may be swapped at run time, on a config reload) and every pattern above.
-// The zero value scrubs patterns only. It is safe for concurrent use.
+// Scrubber removes secrets from strings: every piece of 24 characters or
+// more of the values it is given, raw or encoded (see secret.Scrubber; the
+// values may be swapped at run time, on a config reload), and every
+// pattern above. The zero value scrubs patterns only. It is safe for
+// concurrent use.
 type Scrubber struct {
 	exact atomic.Pointer[secret.Scrubber]
 }
@@ -23,7 +25,7 @@ func NewScrubber(secrets ...secret.Secret) *Scrubber {
 	return s
 }
 
-// SetSecrets replaces the exact values the scrubber removes.
+// SetSecrets replaces the secret values the scrubber removes.
 func (s *Scrubber) SetSecrets(secrets ...secret.Secret) {
 	s.exact.Store(secret.NewScrubber(secrets...))
 }

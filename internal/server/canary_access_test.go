@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/redact/leakcheck"
 )
 
 // TestCanarySweepAccess extends the canary sweep to access control: the
@@ -63,14 +64,25 @@ models:
 	if r.status != 200 || json.Unmarshal([]byte(r.body), &minted) != nil {
 		t.Fatalf("mint: %d %s", r.status, r.body)
 	}
+	// A token whose minting key was revoked after it was minted.
+	orphanRec, orphanMinter, _ := h.keys.Create(ctx, auth.CreateOptions{Name: "revoked-minter", Plan: "all", Scopes: []string{"tokens:mint"}})
+	r = h.do("POST", "/v1/tokens", `{"user":"u3","ttl_seconds":120,"origin":"https://app.test"}`, "Authorization", "Bearer "+orphanMinter)
+	var orphan struct{ Token string }
+	if r.status != 200 || json.Unmarshal([]byte(r.body), &orphan) != nil {
+		t.Fatalf("mint: %d %s", r.status, r.body)
+	}
+	h.keys.Revoke(ctx, orphanRec.ID, "test")
 	appJWT := func(exp time.Duration) string {
 		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "https://app.test", "aud": "keyward", "sub": "u2",
 			"exp": time.Now().Add(exp).Unix(), "iat": time.Now().Unix()}).SignedString([]byte(jwtSecret))
 		return s
 	}
 	userJWT := appJWT(time.Minute)
-	canariesHere := append([]string{pepper, admin, jwtSecret, vk, revoked, minted.Token, userJWT,
+	canariesHere := append([]string{pepper, admin, jwtSecret, vk, revoked, minted.Token, userJWT, orphanMinter, orphan.Token,
 		strings.Split(signing, "\n")[1]}, canaries...)
+	// Every secret the gateway loads, by any 24-character piece, raw or
+	// encoded (tokens and virtual keys are not loaded; they count whole).
+	loaded := leakcheck.New(pieceLen, append([]string{pepper, admin, jwtSecret, signing}, canaries...)...)
 
 	type cred struct {
 		name    string
@@ -82,6 +94,7 @@ models:
 		{"browser token", []string{"Authorization", "Bearer " + minted.Token, "Origin", "https://app.test"}},
 		{"browser token, other origin", []string{"Authorization", "Bearer " + minted.Token, "Origin", "https://evil.test"}},
 		{"browser token, no origin", []string{"Authorization", "Bearer " + minted.Token}},
+		{"browser token, revoked minter", []string{"Authorization", "Bearer " + orphan.Token, "Origin", "https://app.test"}},
 		{"app jwt", []string{"Authorization", "Bearer " + userJWT}},
 		{"expired app jwt", []string{"Authorization", "Bearer " + appJWT(-time.Hour)}},
 		{"tampered app jwt", []string{"Authorization", "Bearer " + userJWT[:len(userJWT)-3] + "xyz"}},
@@ -123,6 +136,7 @@ models:
 			swept++
 			where := fmt.Sprintf("%s %s %s", c.name, rt.method, rt.path)
 			out := r.body + fmt.Sprint(r.header)
+			assertNoPiece(t, loaded, where, out)
 			for _, k := range canariesHere {
 				if rt.path == "/v1/tokens" && r.status == 200 && strings.HasPrefix(k, "eyJ") {
 					continue // the mint answer carries a (new) token by design
@@ -134,17 +148,27 @@ models:
 		}
 	}
 	// Spot checks that the sweep exercised what it claims to.
+	named := func(name string) []string {
+		for _, c := range creds {
+			if c.name == name {
+				return c.headers
+			}
+		}
+		t.Fatalf("no credential %q", name)
+		return nil
+	}
 	for _, c := range []struct {
 		hdr        []string
 		path, body string
 		want       int
 	}{
-		{creds[0].headers, "/v1/chat/completions", `{"model":"ok","messages":[]}`, 200},
-		{creds[2].headers, "/v1/chat/completions", `{"model":"ok","messages":[]}`, 200},
-		{creds[5].headers, "/v1/chat/completions", `{"model":"ok","messages":[]}`, 200},
-		{creds[8].headers, "/admin/api/keys", ``, 200},
-		{creds[1].headers, "/v1/chat/completions", `{"model":"ok"}`, 401},
-		{creds[2].headers, "/admin/api/keys", ``, 403},
+		{named("virtual key"), "/v1/chat/completions", `{"model":"ok","messages":[]}`, 200},
+		{named("browser token"), "/v1/chat/completions", `{"model":"ok","messages":[]}`, 200},
+		{named("app jwt"), "/v1/chat/completions", `{"model":"ok","messages":[]}`, 200},
+		{named("admin key"), "/admin/api/keys", ``, 200},
+		{named("revoked key"), "/v1/chat/completions", `{"model":"ok"}`, 401},
+		{named("browser token, revoked minter"), "/v1/chat/completions", `{"model":"ok","messages":[]}`, 401},
+		{named("browser token"), "/admin/api/keys", ``, 403},
 	} {
 		method := "POST"
 		if c.body == "" {
@@ -161,6 +185,7 @@ models:
 			t.Errorf("a canary (%.10s…) is in the logs", k)
 		}
 	}
+	assertNoPiece(t, loaded, "logs", logs)
 	if swept < 160 {
 		t.Errorf("swept only %d", swept)
 	}

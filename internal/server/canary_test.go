@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/redact/leakcheck"
 )
 
 var canaryScenarios = []string{
@@ -104,6 +106,8 @@ func TestCanarySweep(t *testing.T) {
 		t.Helper()
 		assertNoCanary(t, where+" body", r.body)
 		assertNoCanary(t, where+" headers", fmt.Sprint(r.header))
+		// What a client joining the deltas or strings could read.
+		assertNoPiece(t, canaryFinder(), where+" joined", append(leakcheck.StreamText([]byte(r.body)), leakcheck.JSONText([]byte(r.body))...)...)
 		if r.header.Get("X-Request-Id") == "" && r.status > 0 {
 			t.Errorf("%s: no X-Request-Id", where)
 		}

@@ -47,7 +47,7 @@ func (s *server) withCORS(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
-		h.Set("Access-Control-Expose-Headers", "X-Request-Id, X-Upstream-Request-Id, Retry-After, Request-Id, X-Ratelimit-Limit-Requests, X-Ratelimit-Remaining-Requests, X-Ratelimit-Reset-Requests")
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Request-Id, X-Ratelimit-Limit-Requests, X-Ratelimit-Remaining-Requests, X-Ratelimit-Reset-Requests")
 		if !preflight {
 			next.ServeHTTP(w, r)
 			return

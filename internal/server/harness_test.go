@@ -183,7 +183,8 @@ func (h *harness) doCtx(ctx context.Context, method, path, body string, headers 
 	return result{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
-// assertNoCanary fails if any canary (or a distinctive part of one) is in s.
+// assertNoCanary fails if any canary (or a distinctive part of one) is in
+// s, or any 24-character piece of one, raw or encoded.
 func assertNoCanary(t *testing.T, where, s string) {
 	t.Helper()
 	for _, c := range canaries {
@@ -191,6 +192,7 @@ func assertNoCanary(t *testing.T, where, s string) {
 			t.Errorf("canary %s… leaked in %s:\n%s", c[:12], where, truncateForLog(s))
 		}
 	}
+	assertNoPiece(t, canaryFinder(), where, s)
 }
 
 func truncateForLog(s string) string {

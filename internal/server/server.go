@@ -226,6 +226,9 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 				attrs = append(attrs, slog.String("model", info.model), slog.String("provider", p.Provider),
 					slog.String("target", p.TargetModel), slog.String("key", p.KeyID), slog.Int("attempts", p.Attempts),
 					slog.Int("upstream_status", p.UpstreamStatus), slog.Bool("stream", p.Streamed))
+				if p.UpstreamRequestID != "" {
+					attrs = append(attrs, slog.String("upstream_request_id", p.UpstreamRequestID))
+				}
 			}
 			if info.code != "" {
 				attrs = append(attrs, slog.String("code", string(info.code)))
