@@ -10,7 +10,7 @@ import (
 
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
 )
@@ -43,7 +43,7 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 			}
 			if !noSecrets {
 				loader := secret.Loader{Getenv: e.getenv, BaseDir: filepath.Dir(p)}
-				if _, err := gateway.Build(cfg, loader, nil, nil); err != nil {
+				if _, err := live.Build(cfg, loader, nil, nil); err != nil {
 					if ce, ok := err.(*config.Error); ok {
 						ce.File = p
 					}

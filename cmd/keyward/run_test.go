@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -527,7 +527,7 @@ try:
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap, err := gateway.Build(cfg, secret.Loader{Getenv: mapEnv(env), BaseDir: dir}, nil, nil)
+			snap, err := live.Build(cfg, secret.Loader{Getenv: mapEnv(env), BaseDir: dir}, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

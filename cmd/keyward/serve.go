@@ -21,7 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
@@ -113,18 +113,18 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 			return usageError{err}
 		}
 	}
-	if !gateway.HasClientAuth(cfg) {
+	if !live.HasClientAuth(cfg) {
 		if !f.insecureNoAuth {
 			return usageError{errors.New("refusing to start: no client authentication is configured; add clients.keys (env:NAME or file:PATH) or auth.pepper for virtual keys, or pass --insecure-no-auth to serve on a loopback address without it")}
 		}
-		if !gateway.IsLoopback(cfg.Listen) {
+		if !live.IsLoopback(cfg.Listen) {
 			return usageError{fmt.Errorf("refusing to start: --insecure-no-auth is allowed only on a loopback address, not %s", cfg.Listen)}
 		}
 	}
 
 	scrub := redact.NewScrubber()
 	log := newLogger(cfg, e.stderr, scrub)
-	gw, err := gateway.New(cfg, gateway.Options{
+	gw, err := live.New(cfg, live.Options{
 		ConfigPath:        path,
 		Getenv:            e.getenv,
 		Transport:         newTransport(cfg.Timeouts),
@@ -193,7 +193,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	draining := new(atomic.Bool)
 	inFlight := new(sync.WaitGroup)
 	handler := server.New(server.Deps{
-		Gateway:        gw,
+		Live:           gw,
 		Keys:           keys,
 		JWT:            jwtv,
 		Audit:          audit,
@@ -288,7 +288,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 }
 
 // banner tells a person how to call the gateway, without printing a key.
-func banner(w io.Writer, s *gateway.Snapshot, cfgPath, addr string) {
+func banner(w io.Writer, s *live.Snapshot, cfgPath, addr string) {
 	fmt.Fprintf(w, "keyward is listening on http://%s\n", addr)
 	fmt.Fprintf(w, "models: %v\n", s.ModelNames)
 	auth := ""

@@ -24,7 +24,7 @@ import (
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/operator"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
@@ -32,7 +32,7 @@ import (
 
 // Deps is what the admin API needs.
 type Deps struct {
-	Gateway  *gateway.Gateway
+	Live     *live.Runtime
 	Keys     *auth.Keys
 	Audit    store.Audit
 	Users    store.Users
@@ -55,7 +55,7 @@ type Deps struct {
 func New(d Deps) http.Handler {
 	if d.Users != nil {
 		d.users = operator.NewUsers(operator.UsersOptions{Store: d.Users, Audit: d.Audit, Logger: d.Logger,
-			Config: func() *config.Config { return &d.Gateway.Current().Config }, Secrets: d.secrets})
+			Config: func() *config.Config { return &d.Live.Current().Config }, Secrets: d.secrets})
 	}
 	if d.Budgets != nil {
 		d.budgets = operator.NewBudgets(operator.BudgetsOptions{Store: d.Budgets, Audit: d.Audit, Logger: d.Logger, Secrets: d.secrets})
@@ -116,7 +116,7 @@ type actorKey struct{}
 // cannot lock the operator out.
 func (d Deps) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		snap := d.Gateway.Current()
+		snap := d.Live.Current()
 		if len(snap.AdminKeys) == 0 {
 			apierr.Write(w, apierr.OpenAI, apierr.NotFound, "The admin API is off: configure auth.admin_keys.")
 			return
@@ -142,11 +142,11 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 
 // secrets reports whether s holds a secret the running configuration
 // loaded (its values follow reloads).
-func (d Deps) secrets(s string) bool { return d.Gateway.Current().Scrub.Contains([]byte(s)) }
+func (d Deps) secrets(s string) bool { return d.Live.Current().Scrub.Contains([]byte(s)) }
 
 // scrub removes loaded secrets from a stored value before it is shown:
 // records written before inputs were checked may hold one.
-func (d Deps) scrub(s string) string { return d.Gateway.Current().Scrub.String(s) }
+func (d Deps) scrub(s string) string { return d.Live.Current().Scrub.String(s) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, _ := json.Marshal(v)
@@ -402,7 +402,7 @@ func (d Deps) createKey(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	nk := operator.NewKey{Name: req.Name, User: req.User, Plan: req.Plan, Scopes: req.Scopes, TTL: ttl}
-	if err := operator.CheckNewKey(&d.Gateway.Current().Config, nk, d.secrets); err != nil {
+	if err := operator.CheckNewKey(&d.Live.Current().Config, nk, d.secrets); err != nil {
 		d.fail(w, err, "key")
 		return
 	}

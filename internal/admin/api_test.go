@@ -17,7 +17,7 @@ import (
 
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/store/sqlite"
 )
@@ -89,7 +89,7 @@ func newAPI(t *testing.T) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := gateway.New(cfg, gateway.Options{Getenv: func(k string) string { return testEnv[k] }})
+	gw, err := live.New(cfg, live.Options{Getenv: func(k string) string { return testEnv[k] }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func newAPI(t *testing.T) *api {
 	a := &api{t: t, db: db, st: &keyStore{DB: db}, logs: &syncBuffer{}, ip: "192.0.2.1"}
 	log := slog.New(slog.NewTextHandler(a.logs, nil))
 	a.keys = auth.NewKeys(a.st, auth.KeysOptions{Pepper: gw.Current().Pepper, Logger: log})
-	a.h = New(Deps{Gateway: gw, Keys: a.keys, Audit: db, Users: db, Usage: db, Budgets: db, Logger: log,
+	a.h = New(Deps{Live: gw, Keys: a.keys, Audit: db, Users: db, Usage: db, Budgets: db, Logger: log,
 		Failures: auth.NewFailureLimiter(cfg.Auth.FailedPerMinute, nil),
 		ClientIP: func(*http.Request) string { return a.ip }})
 	return a

@@ -92,3 +92,16 @@ func TestPlanWithin(t *testing.T) {
 		t.Errorf("allow_unbounded under a key without it: %q", got)
 	}
 }
+
+// TestLimitsFrom: configured limits become what Parse checks.
+func TestLimitsFrom(t *testing.T) {
+	l := config.Limits{MaxPromptChars: 1000, MaxOutputTokens: 256, OutputTokens: config.OutputReject, MaxJSONDepth: 12}
+	want := Limits{MaxPromptChars: 1000, MaxOutputTokens: 256, RejectOverCap: true, MaxJSONDepth: 12}
+	if got := LimitsFrom(l); got != want {
+		t.Errorf("LimitsFrom = %+v, want %+v", got, want)
+	}
+	l.OutputTokens = config.OutputClamp
+	if LimitsFrom(l).RejectOverCap {
+		t.Error("clamp must not reject")
+	}
+}

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
@@ -83,8 +83,8 @@ const (
 type Call struct {
 	Route   provider.Route
 	Req     *policy.Request
-	Targets []gateway.Target
-	Snap    *gateway.Snapshot
+	Targets []live.Target
+	Snap    *live.Snapshot
 	Info    *Info
 	// InputEstimate stands in for the input tokens of a response that
 	// ended before the provider reported them.
@@ -135,7 +135,7 @@ type attemptKey struct{}
 // through httputil.ReverseProxy's hooks.
 type attempt struct {
 	call      *Call
-	target    gateway.Target
+	target    live.Target
 	key       *provider.Key
 	body      []byte
 	header    http.Header
@@ -285,7 +285,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // try makes one upstream attempt through the reverse proxy.
-func (f *Forwarder) try(ctx context.Context, w http.ResponseWriter, r *http.Request, c Call, t gateway.Target, k *provider.Key, reqID string) *attempt {
+func (f *Forwarder) try(ctx context.Context, w http.ResponseWriter, r *http.Request, c Call, t live.Target, k *provider.Key, reqID string) *attempt {
 	c.Info.Attempts++
 	c.Info.Provider, c.Info.TargetModel = t.Provider.Name, t.Model
 	c.Info.KeyID = ""
@@ -326,7 +326,7 @@ func (f *Forwarder) try(ctx context.Context, w http.ResponseWriter, r *http.Requ
 
 // noteFailure logs a failed attempt and cools the key down when the
 // provider refused or throttled it.
-func (f *Forwarder) noteFailure(c Call, t gateway.Target, k *provider.Key, fl *failure, reqID string) {
+func (f *Forwarder) noteFailure(c Call, t live.Target, k *provider.Key, fl *failure, reqID string) {
 	if fl == nil {
 		return
 	}

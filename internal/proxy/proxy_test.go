@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/redact/leakcheck"
 	"github.com/keyward/keyward/internal/secret"
@@ -226,11 +226,11 @@ func newTestAttempt(t testing.TB, route provider.Route) *attempt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap := &gateway.Snapshot{Scrub: secret.NewScrubber(secret.New(testKey))}
+	snap := &live.Snapshot{Scrub: secret.NewScrubber(secret.New(testKey))}
 	_, cancel := context.WithCancel(context.Background())
 	return &attempt{
 		call:   &Call{Route: route, Snap: snap, Info: &Info{}},
-		target: gateway.Target{Provider: p, Model: "m"},
+		target: live.Target{Provider: p, Model: "m"},
 		reqID:  "req_test", client: context.Background(), cancel: cancel,
 	}
 }

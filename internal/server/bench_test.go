@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
@@ -80,11 +80,11 @@ models:
 	// Production logging: JSON, info level, through the redacting handler.
 	log := slog.New(redact.NewHandler(slog.NewJSONHandler(io.Discard, nil), scrub))
 	env := map[string]string{"K": canaryOpenAI, "CLIENT_KEY": canaryClient}
-	gw, err := gateway.New(cfg, gateway.Options{Getenv: func(k string) string { return env[k] }, Transport: benchTransport(), Logger: log, Scrubber: scrub})
+	gw, err := live.New(cfg, live.Options{Getenv: func(k string) string { return env[k] }, Transport: benchTransport(), Logger: log, Scrubber: scrub})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := Deps{Gateway: gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log}
+	d := Deps{Live: gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log}
 	if limits {
 		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "kw.db"))
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
@@ -38,7 +38,7 @@ type reqInfo struct {
 	bodyRead bool
 	// snap is the configuration this request runs on, from start to end,
 	// whatever reloads happen meanwhile.
-	snap      *gateway.Snapshot
+	snap      *live.Snapshot
 	start     time.Time
 	requestID string
 	// route is the API route's name ("" for other paths); rawModel the
@@ -254,7 +254,7 @@ func (d Deps) refuseCredential(w http.ResponseWriter, r *http.Request, ip, reaso
 // now: refused (reason) when it was revoked, expired or deleted, its user
 // disabled, its plan gone, or it may no longer mint; err is a store
 // failure.
-func (d Deps) minter(ctx context.Context, snap *gateway.Snapshot, id string) (m policy.Minter, reason string, err error) {
+func (d Deps) minter(ctx context.Context, snap *live.Snapshot, id string) (m policy.Minter, reason string, err error) {
 	if d.Keys == nil {
 		return m, "browser token minted by an unknown key", nil
 	}
@@ -286,7 +286,7 @@ func (d Deps) minter(ctx context.Context, snap *gateway.Snapshot, id string) (m 
 // principal identifies the caller: a virtual key (by shape), else a static
 // client key, else anonymous when allowed. reason says why it was refused
 // (for the log); err is a store failure.
-func (d Deps) principal(r *http.Request, snap *gateway.Snapshot) (p auth.Principal, reason string, err error) {
+func (d Deps) principal(r *http.Request, snap *live.Snapshot) (p auth.Principal, reason string, err error) {
 	if len(snap.ClientKeys) == 0 && snap.Pepper.IsZero() && d.InsecureNoAuth {
 		return auth.Principal{Kind: auth.KindAnonymous, ID: "anonymous"}, "", nil
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
@@ -61,7 +61,7 @@ type harness struct {
 	dir     string
 	cfgPath string
 	env     map[string]string
-	gw      *gateway.Gateway
+	gw      *live.Runtime
 	srv     *httptest.Server
 	logs    *syncBuffer
 	db      *sqlite.DB
@@ -88,7 +88,7 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	}
 	scrub := redact.NewScrubber()
 	log := slog.New(redact.NewHandler(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}), scrub))
-	h.gw, err = gateway.New(cfg, gateway.Options{
+	h.gw, err = live.New(cfg, live.Options{
 		ConfigPath: h.cfgPath,
 		Getenv:     func(k string) string { return h.env[k] },
 		Transport:  panicTransport{http.DefaultTransport.(*http.Transport).Clone()},
@@ -110,7 +110,7 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	h.metrics = metrics.New(func() int { return h.usage.Len() })
 	h.usage = usage.NewWriter(db, usage.WriterOptions{FlushInterval: time.Millisecond, Logger: log, OnDrop: h.metrics.UsageDropped})
 	t.Cleanup(func() { h.usage.Close(context.Background()) })
-	deps := Deps{Gateway: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
+	deps := Deps{Live: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
 		Audit: db, UserStore: db, Users: auth.NewUsers(db, nil),
 		Spend: db, UsageStore: db, BudgetStore: db, Budgets: budget.NewTable(db, time.Nanosecond), Usage: h.usage, Metrics: h.metrics}
 	if len(cfg.Auth.JWT) > 0 {

@@ -12,7 +12,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
@@ -93,7 +93,7 @@ func ipSubject(ip string) string {
 // admit applies the plan's request, token and concurrency limits and
 // reserves the request's worst-case cost against every spend cap. It
 // answers the refusal itself and returns nil when the request may not go.
-func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []gateway.Target) *admission {
+func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []live.Target) *admission {
 	info := infoOf(r.Context())
 	plan := info.grant.Plan
 	a := &admission{d: d, started: time.Now()}
@@ -248,7 +248,7 @@ func (a *admission) answer(w http.ResponseWriter, r *http.Request, err error, re
 // reserve holds the request's worst-case cost against every spend cap
 // that applies: the input bounded by the body's size, the output by its
 // cap, at the dearest of the targets it may go to.
-func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []gateway.Target, now time.Time) bool {
+func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []live.Target, now time.Time) bool {
 	d := a.d
 	info := infoOf(r.Context())
 	caps, err := d.capsFor(r.Context(), info.principal, info.grant.Plan)
@@ -361,7 +361,7 @@ func (a *admission) rollback(ctx context.Context) {
 // real cost, its token estimate the real usage, its slots are freed, and
 // its usage is recorded. It runs on every exit path of the handler,
 // panics included.
-func (a *admission) settle(r *http.Request, req *policy.Request, targets []gateway.Target, status int) {
+func (a *admission) settle(r *http.Request, req *policy.Request, targets []live.Target, status int) {
 	info := infoOf(r.Context())
 	pi := info.proxy
 	ctx := context.WithoutCancel(r.Context())

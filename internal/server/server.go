@@ -21,7 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/ratelimit"
@@ -30,7 +30,7 @@ import (
 
 // Deps is what the server needs.
 type Deps struct {
-	Gateway   *gateway.Gateway
+	Live      *live.Runtime
 	Forwarder *proxy.Forwarder
 	// Keys checks virtual keys (nil: none are accepted).
 	Keys *auth.Keys
@@ -97,7 +97,7 @@ func New(d Deps) http.Handler {
 		d.Ledger = budget.NewLedger(src)
 	}
 	if d.Failures == nil {
-		d.Failures = auth.NewFailureLimiter(d.Gateway.Current().Config.Auth.FailedPerMinute, nil)
+		d.Failures = auth.NewFailureLimiter(d.Live.Current().Config.Auth.FailedPerMinute, nil)
 		log, audit := d.Logger, d.Audit
 		d.Failures.OnLimit = func(ip string, n int) {
 			log.Warn("repeated failed authentication; refusing this address for the rest of the minute", "ip", ip, "failures", n)
@@ -200,7 +200,7 @@ func (s *server) withRecover(next http.Handler) http.Handler {
 func (s *server) withAccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		snap := s.d.Gateway.Current()
+		snap := s.d.Live.Current()
 		rw := &respWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: snap.Config.Timeouts.Write}
 		info := &reqInfo{snap: snap, start: start, requestID: w.Header().Get(apierr.RequestIDHeader)}
 		r = r.WithContext(withInfo(r.Context(), info))

@@ -13,13 +13,13 @@ import (
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/policy"
 )
 
 // csrf returns the cross-origin protection for a snapshot: its CORS
 // origins are the trusted ones.
-func csrf(snap *gateway.Snapshot) *http.CrossOriginProtection {
+func csrf(snap *live.Snapshot) *http.CrossOriginProtection {
 	csrfMu.Lock()
 	defer csrfMu.Unlock()
 	if c, ok := csrfBySnap[snap]; ok {
@@ -36,7 +36,7 @@ func csrf(snap *gateway.Snapshot) *http.CrossOriginProtection {
 
 var (
 	csrfMu     sync.Mutex
-	csrfBySnap = map[*gateway.Snapshot]*http.CrossOriginProtection{}
+	csrfBySnap = map[*live.Snapshot]*http.CrossOriginProtection{}
 )
 
 // mintRequest is the body of POST /v1/tokens.

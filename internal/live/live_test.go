@@ -1,4 +1,4 @@
-package gateway
+package live
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
@@ -359,27 +358,6 @@ models: [{name: m, targets: [{provider: p, model: x}]}]
 	}
 }
 
-func TestSnapshotLimits(t *testing.T) {
-	cfg := parseConfig(t, `
-providers: [{name: p, kind: mock}]
-models: [{name: m, targets: [{provider: p, model: x}]}]
-limits: {max_prompt_chars: 1000, max_output_tokens: 256, output_tokens: reject, max_json_depth: 12}
-`)
-	s, err := Build(cfg, secret.Loader{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := policy.Limits{MaxPromptChars: 1000, MaxOutputTokens: 256, RejectOverCap: true, MaxJSONDepth: 12}
-	if diff := cmp.Diff(want, s.Limits()); diff != "" {
-		t.Errorf("Limits (-want +got):\n%s", diff)
-	}
-	clamp := *s
-	clamp.Config.Limits.OutputTokens = config.OutputClamp
-	if clamp.Limits().RejectOverCap {
-		t.Error("clamp must not reject")
-	}
-}
-
 const minimalConfig = `
 providers: [{name: p, kind: openai, keys: [env:OPENAI_KEY]}]
 models: [{name: m, targets: [{provider: p, model: x}]}]
@@ -447,7 +425,7 @@ func TestNewFeedsLogScrubber(t *testing.T) {
 }
 
 // gatewayFromFile writes yaml as dir/keyward.yaml and starts a gateway on it.
-func gatewayFromFile(t *testing.T, dir, yaml string, o Options) *Gateway {
+func gatewayFromFile(t *testing.T, dir, yaml string, o Options) *Runtime {
 	t.Helper()
 	path := filepath.Join(dir, "keyward.yaml")
 	writeAtomic(t, path, yaml)
@@ -682,7 +660,7 @@ models: [{name: m, targets: [{provider: p, model: x}]}]
 }
 
 // startWatch runs WatchFiles until the test ends.
-func startWatch(t *testing.T, g *Gateway, interval time.Duration) {
+func startWatch(t *testing.T, g *Runtime, interval time.Duration) {
 	t.Helper()
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -700,7 +678,7 @@ func startWatch(t *testing.T, g *Gateway, interval time.Duration) {
 }
 
 // fileGateway starts a gateway whose only provider key is the file dir/openai.key.
-func fileGateway(t *testing.T, value string, log *slog.Logger) (*Gateway, string) {
+func fileGateway(t *testing.T, value string, log *slog.Logger) (*Runtime, string) {
 	t.Helper()
 	keyPath := filepath.Join(t.TempDir(), "openai.key")
 	writeAtomic(t, keyPath, value)

@@ -1,4 +1,4 @@
-package gateway
+package live
 
 import (
 	"crypto/ed25519"

@@ -1,9 +1,9 @@
-// Package gateway holds the running configuration of `keyward serve` as an
+// Package live holds the running configuration of `keyward serve` as an
 // immutable snapshot — configuration, loaded secrets, providers with their
 // key pools, resolved models — and swaps in a new one atomically on reload.
 // A request takes the snapshot once when it starts and finishes on it, so
 // in-flight requests and streams are never affected by a reload.
-package gateway
+package live
 
 import (
 	"crypto/sha256"
@@ -25,7 +25,6 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
@@ -73,20 +72,6 @@ type Snapshot struct {
 	// files are the file: secrets this snapshot read, with content hashes,
 	// for change detection.
 	files map[string][32]byte
-}
-
-// Limits returns the request limits of the snapshot.
-func (s *Snapshot) Limits() policy.Limits { return PolicyLimits(s.Config.Limits) }
-
-// PolicyLimits converts configured limits (possibly narrowed by a plan)
-// into what the request parser checks.
-func PolicyLimits(l config.Limits) policy.Limits {
-	return policy.Limits{
-		MaxPromptChars:  l.MaxPromptChars,
-		MaxOutputTokens: l.MaxOutputTokens,
-		RejectOverCap:   l.OutputTokens == config.OutputReject,
-		MaxJSONDepth:    l.MaxJSONDepth,
-	}
 }
 
 // Build loads every secret a configuration references and assembles a
@@ -263,8 +248,8 @@ func readFileLimited(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, secret.MaxFileBytes+1))
 }
 
-// Gateway owns the current snapshot and reloads it.
-type Gateway struct {
+// Runtime owns the current snapshot and reloads it.
+type Runtime struct {
 	current   atomic.Pointer[Snapshot]
 	mu        sync.Mutex // serializes reloads
 	gen       uint64
@@ -278,7 +263,7 @@ type Gateway struct {
 	parse func(path string) (config.Config, error)
 }
 
-// Options configure a Gateway.
+// Options configure a Runtime.
 type Options struct {
 	// ConfigPath is reread on every reload ("" keeps the first config).
 	ConfigPath string
@@ -294,8 +279,8 @@ type Options struct {
 }
 
 // New builds the first snapshot from cfg.
-func New(cfg config.Config, o Options) (*Gateway, error) {
-	g := &Gateway{
+func New(cfg config.Config, o Options) (*Runtime, error) {
+	g := &Runtime{
 		path:      o.ConfigPath,
 		loader:    secret.Loader{Getenv: o.Getenv},
 		transport: o.Transport,
@@ -318,7 +303,7 @@ func New(cfg config.Config, o Options) (*Gateway, error) {
 	return g, nil
 }
 
-func (g *Gateway) build(cfg config.Config, prev *Snapshot) (*Snapshot, error) {
+func (g *Runtime) build(cfg config.Config, prev *Snapshot) (*Snapshot, error) {
 	if g.needAuth && !HasClientAuth(cfg) {
 		return nil, ErrNoAuth
 	}
@@ -326,9 +311,9 @@ func (g *Gateway) build(cfg config.Config, prev *Snapshot) (*Snapshot, error) {
 }
 
 // Current returns the snapshot requests should use now.
-func (g *Gateway) Current() *Snapshot { return g.current.Load() }
+func (g *Runtime) Current() *Snapshot { return g.current.Load() }
 
-func (g *Gateway) install(s *Snapshot) {
+func (g *Runtime) install(s *Snapshot) {
 	g.gen++
 	s.Generation = g.gen
 	if g.scrubber != nil {
@@ -339,7 +324,7 @@ func (g *Gateway) install(s *Snapshot) {
 
 // Reload rereads the configuration file and every secret; on any problem
 // the current snapshot stays and the error says why.
-func (g *Gateway) Reload(reason string) error {
+func (g *Runtime) Reload(reason string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	old := g.Current()
@@ -374,7 +359,7 @@ func (g *Gateway) Reload(reason string) error {
 
 // fileState digests the current content of every file: secret the
 // running snapshot read, and reports whether any differs from what it loaded.
-func (g *Gateway) fileState() (digest [32]byte, changed bool) {
+func (g *Runtime) fileState() (digest [32]byte, changed bool) {
 	s := g.Current()
 	read := g.loader.ReadFile
 	if read == nil {
@@ -404,7 +389,7 @@ func (g *Gateway) fileState() (digest [32]byte, changed bool) {
 // WatchFiles polls file: secrets every interval until stop is closed and
 // reloads when one changes (a rotated key, a re-mounted Kubernetes secret).
 // A reload that failed is not retried until the files change again.
-func (g *Gateway) WatchFiles(stop <-chan struct{}, interval time.Duration) {
+func (g *Runtime) WatchFiles(stop <-chan struct{}, interval time.Duration) {
 	if interval <= 0 {
 		return
 	}
