@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/store"
 )
 
@@ -51,4 +52,51 @@ func (t *Table) Get(ctx context.Context) (map[string]store.Budget, error) {
 	}
 	t.byName, t.at = m, t.now()
 	return m, nil
+}
+
+// Spender is whose money a request spends: a credential, its user, and
+// the plan it is on (nil: none).
+type Spender struct {
+	Key, User string
+	Plan      *config.Plan
+}
+
+// CapsFor lists the spend caps of a spender: its plan's (per user on the
+// plan, or per credential without a user) and the budgets set for its key
+// and its user. t may be nil: plans' caps only.
+func (t *Table) CapsFor(ctx context.Context, s Spender) ([]Cap, error) {
+	var caps []Cap
+	add := func(c Cap, daily, monthly int64) {
+		if daily > 0 {
+			c.Period, c.Limit = Daily, daily
+			caps = append(caps, c)
+		}
+		if monthly > 0 {
+			c.Period, c.Limit = Monthly, monthly
+			caps = append(caps, c)
+		}
+	}
+	if p := s.Plan; p != nil && p.Spend != nil {
+		c := Cap{Scope: ScopeKey, Key: s.Key, Source: "plan " + p.Name}
+		if s.User != "" {
+			c = Cap{Scope: ScopePlanUser, Plan: p.Name, User: s.User, Source: "plan " + p.Name}
+		}
+		add(c, Micro(p.Spend.DailyUSD), Micro(p.Spend.MonthlyUSD))
+	}
+	if t == nil {
+		return caps, nil
+	}
+	bs, err := t.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if b, ok := bs[ScopeKey+"\x00"+s.Key]; ok {
+		add(Cap{Scope: ScopeKey, Key: s.Key, Source: "budget"}, b.DailyMicros, b.MonthlyMicros)
+	}
+	if s.User != "" {
+		if b, ok := bs[ScopeUser+"\x00"+s.User]; ok {
+			add(Cap{Scope: ScopeUser, User: s.User, Source: "budget"}, b.DailyMicros, b.MonthlyMicros)
+		}
+	}
+	return caps, nil
 }

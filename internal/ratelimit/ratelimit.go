@@ -1,7 +1,11 @@
-// Package ratelimit decides whether a request fits its limits, with the
-// generic cell rate algorithm (GCRA): one timestamp per key, exact at any
-// rate, burst-friendly, and cheap. Memory is the in-process
-// implementation; a shared (Redis) one implements the same Limiter.
+// Package ratelimit enforces plans' request, token and concurrency limits.
+// Admitter admits a request against every plan it counts under (requests
+// per minute and day, a token estimate per minute, a concurrency slot) and
+// hands back an Admission that settles or rolls back what it took. Beneath
+// it, Limiter decides with the generic cell rate algorithm (GCRA): one
+// timestamp per key, exact at any rate, burst-friendly, and cheap; Memory
+// is the in-process implementation, and a shared (Redis) one implements the
+// same Limiter. Slots bound requests in progress.
 package ratelimit
 
 import (

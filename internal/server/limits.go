@@ -30,29 +30,14 @@ func resetString(d time.Duration) string {
 	return d.Round(time.Millisecond).String()
 }
 
-// taken is units a request took from a rate limit: given back when a
-// later check refuses the request, or (tokens) reconciled with the real
-// usage when it is done.
-type taken struct {
-	key   string
-	limit ratelimit.Limit
-	cost  int
-}
-
-// admission is what a request holds while it runs: rate-limit units, its
-// concurrency slots and its spend reservation. Every exit path ends it
+// admission is what a request holds while it runs: its rate-limit units
+// and concurrency slots, and its spend reservation. Every exit path ends it
 // with settle (it ran) or rollback (it was refused before it was sent).
 type admission struct {
 	d       Deps
 	started time.Time
-	// requests are the rpm/rpd units taken; tokens the tpm estimate.
-	requests []taken
-	tokens   []taken
-	estimate int
-	release  []func()
-	res      *budget.Reservation
-	// capped is set when a spend cap applies.
-	capped bool
+	held    *ratelimit.Admission
+	res     *budget.Reservation
 }
 
 // subjects are what a principal's limits count: the credential, its user
@@ -90,12 +75,12 @@ func ipSubject(ip string) string {
 	return p.String()
 }
 
-// admit applies the plan's request, token and concurrency limits and
-// reserves the request's worst-case cost against every spend cap. It
-// answers the refusal itself and returns nil when the request may not go.
+// admit applies the plans' request, token and concurrency limits
+// (ratelimit.Admitter) and reserves the request's worst-case cost against
+// every spend cap. It answers the refusal itself and returns nil when the
+// request may not go.
 func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []live.Target) *admission {
 	info := infoOf(r.Context())
-	plan := info.grant.Plan
 	a := &admission{d: d, started: time.Now()}
 	ctx := r.Context()
 	now := a.started
@@ -103,42 +88,30 @@ func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request,
 	// credential, user and (browser tokens) address — and, for a browser
 	// token, its minting key's plan limits for that key and its user, so
 	// that a key's tokens together never do more than the key may.
-	type holder struct {
-		plan        *config.Plan
-		subs, slots []string
+	var holders []ratelimit.Holder
+	if p := info.grant.Plan; p != nil {
+		holders = append(holders, ratelimit.Holder{Plan: rateLimits(p), Subjects: subjects(info.principal, info.clientIP), Slots: slotsOf(info.principal)})
 	}
-	holders := []holder{{plan, subjects(info.principal, info.clientIP), slotsOf(info.principal)}}
-	if m := info.grant.Minter; m != nil {
-		holders = append(holders, holder{m.Grant.Plan, subjects(m.Principal, ""), slotsOf(m.Principal)})
+	if m := info.grant.Minter; m != nil && m.Grant.Plan != nil {
+		holders = append(holders, ratelimit.Holder{Plan: rateLimits(m.Grant.Plan), Subjects: subjects(m.Principal, ""), Slots: slotsOf(m.Principal)})
 	}
-	for _, h := range holders {
-		if h.plan == nil {
-			continue
-		}
-		if !a.limitRequests(w, r, h.plan, h.subs, now) || !a.limitTokens(w, r, h.plan, h.subs, req, now) {
-			a.rollback(ctx)
-			return nil
-		}
-		if h.plan.Concurrency <= 0 {
-			continue
-		}
-		for _, s := range h.slots {
-			rel, _, ok, err := d.Slots.Acquire(ctx, "conc:"+s, h.plan.Concurrency)
-			if err != nil {
-				a.rollback(ctx)
-				d.limiterFailed(w, r, err)
-				return nil
-			}
-			if !ok {
-				a.rollback(ctx)
-				d.Metrics.LimitRejected("concurrency")
-				w.Header().Set("Retry-After", "1")
-				fail(w, r, apierr.ConcurrencyLimited, fmt.Sprintf("At most %d requests may be in progress at once on plan %q; retry when one finishes.", h.plan.Concurrency, h.plan.Name), "concurrency")
-				return nil
-			}
-			a.release = append(a.release, rel)
-		}
+	est := ratelimit.Estimate{Input: usage.EstimateInput(req.PromptChars, req.PromptNumbers), Output: int64(req.OutputTokens) * int64(max(req.Choices, 1))}
+	held, refused, err := ratelimit.Admitter{Limiter: d.Limiter, Slots: d.Slots}.Admit(ctx, holders, est, now)
+	switch {
+	case err != nil:
+		d.limiterFailed(w, r, err)
+		return nil
+	case refused != nil:
+		d.refuseLimit(w, r, refused, est)
+		return nil
 	}
+	if held.Requests != nil {
+		setRateHeaders(w, "Requests", *held.Requests)
+	}
+	if held.Tokens != nil {
+		setRateHeaders(w, "Tokens", *held.Tokens)
+	}
+	a.held = held
 	if !a.reserve(w, r, req, targets, now) {
 		a.rollback(ctx)
 		return nil
@@ -146,103 +119,44 @@ func (d Deps) admit(w http.ResponseWriter, r *http.Request, req *policy.Request,
 	return a
 }
 
-func (a *admission) limitRequests(w http.ResponseWriter, r *http.Request, plan *config.Plan, subs []string, now time.Time) bool {
-	var tightest *ratelimit.Decision
-	for _, lim := range []struct {
-		name  string
-		limit ratelimit.Limit
-		per   string
-	}{{"rpm", ratelimit.PerMinute(plan.RPM), "minute"}, {"rpd", ratelimit.PerDay(plan.RPD), "day"}} {
-		if lim.limit.Rate <= 0 {
-			continue
-		}
-		refused, err := a.take(r.Context(), lim.name+":"+plan.Name, lim.limit, 1, subs, now, &a.requests, &tightest)
-		if !a.answer(w, r, err, refused, "Requests", lim.name, apierr.RequestsLimited,
-			func(d ratelimit.Decision) string {
-				return fmt.Sprintf("Request limit reached: %d requests per %s on plan %q.", d.Limit, lim.per, plan.Name)
-			}) {
-			return false
-		}
-	}
-	if tightest != nil {
-		setRateHeaders(w, "Requests", *tightest)
-	}
-	return true
+// rateLimits are a plan's rate limits, as admission reads them.
+func rateLimits(p *config.Plan) ratelimit.Plan {
+	return ratelimit.Plan{Name: p.Name, RPM: p.RPM, RPD: p.RPD, TPM: p.TPM, Concurrency: p.Concurrency}
 }
 
-// limitTokens takes the request's token estimate — its input estimated
-// from the prompt (text and token arrays), plus the output cap — from the
-// plan's tokens-per-minute limit. A request estimated above the whole
-// limit could never be admitted: it is refused as too large, not as a
-// limit to wait for.
-func (a *admission) limitTokens(w http.ResponseWriter, r *http.Request, plan *config.Plan, subs []string, req *policy.Request, now time.Time) bool {
-	if plan.TPM <= 0 {
-		return true
+// refuseLimit answers a request a rate limit refused: 429 with the
+// limit's x-ratelimit-* headers, Retry-After and a message naming it — or
+// 413 for a request larger than its plan's whole tokens per minute.
+func (d Deps) refuseLimit(w http.ResponseWriter, r *http.Request, rf *ratelimit.Refusal, est ratelimit.Estimate) {
+	metric := rf.Limit
+	if rf.Requests != nil {
+		setRateHeaders(w, "Requests", *rf.Requests)
 	}
-	input := usage.EstimateInput(req.PromptChars, req.PromptNumbers)
-	output := int64(req.OutputTokens) * int64(max(req.Choices, 1))
-	if input+output > int64(plan.TPM) {
-		a.d.Metrics.LimitRejected("tpm")
-		fail(w, r, apierr.TokensOverLimit, fmt.Sprintf("This request may use up to %d tokens (about %d of input and up to %d of output), more than the %d tokens per minute plan %q allows: it can never be admitted. Send a shorter prompt or ask for fewer output tokens (max_tokens).", input+output, input, output, plan.TPM, plan.Name), "tpm burst")
-		return false
+	var code apierr.Code
+	var msg string
+	switch rf.Limit {
+	case "rpm", "rpd":
+		per := map[string]string{"rpm": "minute", "rpd": "day"}[rf.Limit]
+		setRateHeaders(w, "Requests", rf.Decision)
+		setRetryAfter(w, rf.Decision.RetryAfter)
+		code, msg = apierr.RequestsLimited, fmt.Sprintf("Request limit reached: %d requests per %s on plan %q.", rf.Decision.Limit, per, rf.Plan.Name)
+	case "tpm":
+		setRateHeaders(w, "Tokens", rf.Decision)
+		setRetryAfter(w, rf.Decision.RetryAfter)
+		code, msg = apierr.TokensLimited, fmt.Sprintf("Token limit reached: %d tokens per minute on plan %q; this request may use up to %d.", rf.Plan.TPM, rf.Plan.Name, est.Total())
+	case "tpm_burst":
+		metric = "tpm"
+		code, msg = apierr.TokensOverLimit, fmt.Sprintf("This request may use up to %d tokens (about %d of input and up to %d of output), more than the %d tokens per minute plan %q allows: it can never be admitted. Send a shorter prompt or ask for fewer output tokens (max_tokens).", est.Total(), est.Input, est.Output, rf.Plan.TPM, rf.Plan.Name)
+	case "concurrency":
+		w.Header().Set("Retry-After", "1")
+		code, msg = apierr.ConcurrencyLimited, fmt.Sprintf("At most %d requests may be in progress at once on plan %q; retry when one finishes.", rf.Plan.Concurrency, rf.Plan.Name)
 	}
-	a.estimate = int(input + output)
-	var tightest *ratelimit.Decision
-	refused, err := a.take(r.Context(), "tpm:"+plan.Name, ratelimit.PerMinute(plan.TPM), a.estimate, subs, now, &a.tokens, &tightest)
-	if !a.answer(w, r, err, refused, "Tokens", "tpm", apierr.TokensLimited,
-		func(ratelimit.Decision) string {
-			return fmt.Sprintf("Token limit reached: %d tokens per minute on plan %q; this request may use up to %d.", plan.TPM, plan.Name, a.estimate)
-		}) {
-		return false
+	d.Metrics.LimitRejected(metric)
+	detail := metric
+	if rf.Limit == "tpm_burst" {
+		detail = "tpm burst"
 	}
-	if tightest != nil {
-		setRateHeaders(w, "Tokens", *tightest)
-	}
-	return true
-}
-
-// take takes cost units of limit from every subject, under keys
-// prefix:subject. It stops at the first refusal and returns its decision;
-// the units taken so far are appended to got (to be given back or
-// reconciled), and tightest tracks the allowed decision with the least
-// left, for the x-ratelimit headers.
-func (a *admission) take(ctx context.Context, prefix string, limit ratelimit.Limit, cost int, subs []string, now time.Time,
-	got *[]taken, tightest **ratelimit.Decision) (*ratelimit.Decision, error) {
-	for _, s := range subs {
-		key := prefix + ":" + s
-		dec, err := a.d.Limiter.Allow(ctx, key, limit, cost, now)
-		if err != nil {
-			return nil, err
-		}
-		if !dec.Allowed {
-			return &dec, nil
-		}
-		*got = append(*got, taken{key, limit, cost})
-		if *tightest == nil || dec.Remaining < (*tightest).Remaining {
-			*tightest = &dec
-		}
-	}
-	return nil, nil
-}
-
-// answer reports whether take let the request through; otherwise it
-// answers the refusal — a limiter failure with 503, a limit with 429, its
-// x-ratelimit-*-kind headers, Retry-After and message — and counts it as
-// metric.
-func (a *admission) answer(w http.ResponseWriter, r *http.Request, err error, refused *ratelimit.Decision, kind, metric string,
-	code apierr.Code, message func(ratelimit.Decision) string) bool {
-	switch {
-	case err != nil:
-		a.d.limiterFailed(w, r, err)
-		return false
-	case refused != nil:
-		a.d.Metrics.LimitRejected(metric)
-		setRateHeaders(w, kind, *refused)
-		setRetryAfter(w, refused.RetryAfter)
-		fail(w, r, code, message(*refused), metric)
-		return false
-	}
-	return true
+	fail(w, r, code, msg, detail)
 }
 
 // reserve holds the request's worst-case cost against every spend cap
@@ -251,11 +165,11 @@ func (a *admission) answer(w http.ResponseWriter, r *http.Request, err error, re
 func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.Request, targets []live.Target, now time.Time) bool {
 	d := a.d
 	info := infoOf(r.Context())
-	caps, err := d.capsFor(r.Context(), info.principal, info.grant.Plan)
+	caps, err := d.Budgets.CapsFor(r.Context(), budget.Spender{Key: info.principal.ID, User: info.principal.User, Plan: info.grant.Plan})
 	if m := info.grant.Minter; m != nil && err == nil {
 		// A browser token spends its minting key's money too.
 		var minter []budget.Cap
-		minter, err = d.capsFor(r.Context(), m.Principal, m.Grant.Plan)
+		minter, err = d.Budgets.CapsFor(r.Context(), budget.Spender{Key: m.Principal.ID, User: m.Principal.User, Plan: m.Grant.Plan})
 		caps = append(caps, minter...)
 	}
 	if err != nil {
@@ -265,7 +179,6 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 	if len(caps) == 0 {
 		return true
 	}
-	a.capped = true
 	snap := info.snap
 	if what := req.Unbounded(); what != "" && (info.grant.Plan == nil || !info.grant.Plan.AllowUnbounded) {
 		d.Metrics.BudgetRejected("unbounded", "")
@@ -301,56 +214,11 @@ func (a *admission) reserve(w http.ResponseWriter, r *http.Request, req *policy.
 	return true
 }
 
-// capsFor lists the spend caps of a principal: its plan's (per user on
-// the plan, or per credential without a user) and the budgets set for its
-// key and its user.
-func (d Deps) capsFor(ctx context.Context, p auth.Principal, plan *config.Plan) ([]budget.Cap, error) {
-	var caps []budget.Cap
-	add := func(c budget.Cap, daily, monthly int64) {
-		if daily > 0 {
-			c.Period, c.Limit = budget.Daily, daily
-			caps = append(caps, c)
-		}
-		if monthly > 0 {
-			c.Period, c.Limit = budget.Monthly, monthly
-			caps = append(caps, c)
-		}
-	}
-	if plan != nil && plan.Spend != nil {
-		c := budget.Cap{Scope: budget.ScopeKey, Key: p.ID, Source: "plan " + plan.Name}
-		if p.User != "" {
-			c = budget.Cap{Scope: budget.ScopePlanUser, Plan: plan.Name, User: p.User, Source: "plan " + plan.Name}
-		}
-		add(c, budget.Micro(plan.Spend.DailyUSD), budget.Micro(plan.Spend.MonthlyUSD))
-	}
-	if d.Budgets != nil {
-		bs, err := d.Budgets.Get(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if b, ok := bs[budget.ScopeKey+"\x00"+p.ID]; ok {
-			add(budget.Cap{Scope: budget.ScopeKey, Key: p.ID, Source: "budget"}, b.DailyMicros, b.MonthlyMicros)
-		}
-		if p.User != "" {
-			if b, ok := bs[budget.ScopeUser+"\x00"+p.User]; ok {
-				add(budget.Cap{Scope: budget.ScopeUser, User: p.User, Source: "budget"}, b.DailyMicros, b.MonthlyMicros)
-			}
-		}
-	}
-	return caps, nil
-}
-
 // rollback gives back everything a refused request took.
 func (a *admission) rollback(ctx context.Context) {
-	ctx = context.WithoutCancel(ctx)
-	for _, t := range append(a.requests, a.tokens...) {
-		_ = a.d.Limiter.Adjust(ctx, t.key, t.limit, -t.cost, time.Now())
+	if a.held != nil {
+		a.held.Rollback(ctx)
 	}
-	a.requests, a.tokens = nil, nil
-	for _, rel := range a.release {
-		rel()
-	}
-	a.release = nil
 	if a.res != nil {
 		_ = a.res.Release()
 		a.res = nil
@@ -393,17 +261,9 @@ func (a *admission) settle(r *http.Request, req *policy.Request, targets []live.
 			a.d.Logger.Error("settling a spend reservation failed", "request_id", info.requestID, "err", err)
 		}
 	}
-	for _, t := range a.tokens {
-		if diff := int(tok.Total()) - t.cost; diff != 0 {
-			if err := a.d.Limiter.Adjust(ctx, t.key, t.limit, diff, time.Now()); err != nil {
-				a.d.Logger.Error("reconciling a token limit failed", "request_id", info.requestID, "err", err)
-			}
-		}
+	if err := a.held.Settle(ctx, tok.Total(), time.Now()); err != nil {
+		a.d.Logger.Error("reconciling a token limit failed", "request_id", info.requestID, "err", err)
 	}
-	for _, rel := range a.release {
-		rel()
-	}
-	a.release = nil
 	if pi.Attempts == 0 {
 		return
 	}

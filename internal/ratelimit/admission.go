@@ -1,0 +1,192 @@
+package ratelimit
+
+import (
+	"context"
+	"time"
+)
+
+// Plan is what a plan's rate limits are, as admission reads them (0: no
+// such limit).
+type Plan struct {
+	Name                       string
+	RPM, RPD, TPM, Concurrency int
+}
+
+// Holder is whose limits a request counts against under one plan: the
+// subjects its requests and tokens count for ("key:…", "user:…", "ip:…")
+// and those its concurrency counts for.
+type Holder struct {
+	Plan     Plan
+	Subjects []string
+	Slots    []string
+}
+
+// Estimate is what a request may use, in tokens, before it is sent.
+type Estimate struct {
+	Input, Output int64
+}
+
+// Total is input and output.
+func (e Estimate) Total() int64 { return e.Input + e.Output }
+
+// Refusal says which limit refused a request.
+type Refusal struct {
+	// Limit is "rpm", "rpd", "tpm", "concurrency", or "tpm_burst" for a
+	// request that alone may use more than its plan's tokens per minute.
+	Limit string
+	Plan  Plan
+	// Decision is the refusing limiter's answer (rpm, rpd and tpm).
+	Decision Decision
+	// Requests is the allowed request decision with the least left, when a
+	// request limit let it through before a later one refused it.
+	Requests *Decision
+}
+
+// taken is units a request took from a rate limit: given back when a
+// later check refuses the request, or (tokens) reconciled with the real
+// usage when it is done.
+type taken struct {
+	key   string
+	limit Limit
+	cost  int
+}
+
+// Admission is what an admitted request holds: the request and token
+// units it took and its concurrency slots. Every exit path ends it: with
+// Settle once it ran, or Rollback when a later check refused it.
+type Admission struct {
+	lim      Limiter
+	requests []taken
+	tokens   []taken
+	release  []func()
+	// Requests and Tokens are the allowed decisions with the least left,
+	// for the x-ratelimit-* headers (nil when no such limit applied).
+	Requests, Tokens *Decision
+	// Estimate is the token estimate the tpm limits took.
+	Estimate Estimate
+}
+
+// Admitter admits requests against plans' request, token and concurrency
+// limits.
+type Admitter struct {
+	Limiter Limiter
+	Slots   Slots
+}
+
+// Admit takes one request and the token estimate from every holder's
+// limits, in order — requests per minute and per day, tokens per minute,
+// then a concurrency slot per slot subject — and stops at the first
+// refusal, giving back what it took. err is a limiter failure, also rolled
+// back.
+func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now time.Time) (*Admission, *Refusal, error) {
+	ad := &Admission{lim: a.Limiter, Estimate: est}
+	refuse := func(r *Refusal, err error) (*Admission, *Refusal, error) {
+		ad.Rollback(ctx)
+		if r != nil && r.Limit != "rpm" && r.Limit != "rpd" {
+			r.Requests = ad.Requests
+		}
+		return nil, r, err
+	}
+	for _, h := range holders {
+		for _, l := range []struct {
+			name  string
+			limit Limit
+		}{{"rpm", PerMinute(h.Plan.RPM)}, {"rpd", PerDay(h.Plan.RPD)}} {
+			if l.limit.Rate <= 0 {
+				continue
+			}
+			dec, err := ad.take(ctx, l.name+":"+h.Plan.Name, l.limit, 1, h.Subjects, now, &ad.requests, &ad.Requests)
+			if err != nil || dec != nil {
+				return refuse(refusal(l.name, h.Plan, dec), err)
+			}
+		}
+		if h.Plan.TPM > 0 {
+			if est.Total() > int64(h.Plan.TPM) {
+				return refuse(&Refusal{Limit: "tpm_burst", Plan: h.Plan}, nil)
+			}
+			dec, err := ad.take(ctx, "tpm:"+h.Plan.Name, PerMinute(h.Plan.TPM), int(est.Total()), h.Subjects, now, &ad.tokens, &ad.Tokens)
+			if err != nil || dec != nil {
+				return refuse(refusal("tpm", h.Plan, dec), err)
+			}
+		}
+		if h.Plan.Concurrency <= 0 {
+			continue
+		}
+		for _, s := range h.Slots {
+			rel, _, ok, err := a.Slots.Acquire(ctx, "conc:"+s, h.Plan.Concurrency)
+			if err != nil || !ok {
+				var r *Refusal
+				if err == nil {
+					r = &Refusal{Limit: "concurrency", Plan: h.Plan}
+				}
+				return refuse(r, err)
+			}
+			ad.release = append(ad.release, rel)
+		}
+	}
+	return ad, nil, nil
+}
+
+func refusal(limit string, p Plan, dec *Decision) *Refusal {
+	if dec == nil {
+		return nil
+	}
+	return &Refusal{Limit: limit, Plan: p, Decision: *dec}
+}
+
+// take takes cost units of limit from every subject, under keys
+// prefix:subject. It stops at the first refusal and returns its decision;
+// the units taken so far are appended to got, and tightest tracks the
+// allowed decision with the least left.
+func (ad *Admission) take(ctx context.Context, prefix string, limit Limit, cost int, subs []string, now time.Time,
+	got *[]taken, tightest **Decision) (*Decision, error) {
+	for _, s := range subs {
+		key := prefix + ":" + s
+		dec, err := ad.lim.Allow(ctx, key, limit, cost, now)
+		if err != nil {
+			return nil, err
+		}
+		if !dec.Allowed {
+			return &dec, nil
+		}
+		*got = append(*got, taken{key, limit, cost})
+		if *tightest == nil || dec.Remaining < (*tightest).Remaining {
+			*tightest = &dec
+		}
+	}
+	return nil, nil
+}
+
+// Rollback gives back everything a request that was refused later took.
+func (ad *Admission) Rollback(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	for _, t := range append(ad.requests, ad.tokens...) {
+		_ = ad.lim.Adjust(ctx, t.key, t.limit, -t.cost, time.Now())
+	}
+	ad.requests, ad.tokens = nil, nil
+	ad.free()
+}
+
+// Settle ends a request that ran: its token estimate becomes the tokens it
+// used, and its slots are freed. err is the first reconciliation that
+// failed (the slots are freed regardless).
+func (ad *Admission) Settle(ctx context.Context, used int64, now time.Time) error {
+	ctx = context.WithoutCancel(ctx)
+	var first error
+	for _, t := range ad.tokens {
+		if diff := int(used) - t.cost; diff != 0 {
+			if err := ad.lim.Adjust(ctx, t.key, t.limit, diff, now); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	ad.free()
+	return first
+}
+
+func (ad *Admission) free() {
+	for _, rel := range ad.release {
+		rel()
+	}
+	ad.release = nil
+}

@@ -1,0 +1,98 @@
+package ratelimit
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestAdmit: a request takes from every holder's limits in order, stops at
+// the first refusal, and gives back everything it took when refused.
+func TestAdmit(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	token := Holder{Plan: Plan{Name: "free", RPM: 10, TPM: 1000, Concurrency: 2}, Subjects: []string{"token:1", "user:a"}, Slots: []string{"token:1", "user:a"}}
+	key := Holder{Plan: Plan{Name: "tight", RPM: 3, Concurrency: 1}, Subjects: []string{"key:k"}, Slots: []string{"key:k"}}
+	est := Estimate{Input: 100, Output: 200}
+
+	t.Run("admitted, then settled", func(t *testing.T) {
+		lim, slots := NewMemory(), NewMemorySlots()
+		a := Admitter{Limiter: lim, Slots: slots}
+		ad, rf, err := a.Admit(ctx, []Holder{token, key}, est, now)
+		if err != nil || rf != nil {
+			t.Fatalf("refused: %+v %v", rf, err)
+		}
+		if ad.Requests == nil || ad.Requests.Remaining != 2 || ad.Tokens == nil || ad.Tokens.Remaining != 700 {
+			t.Fatalf("tightest decisions %+v %+v", ad.Requests, ad.Tokens)
+		}
+		if slots.InFlight("conc:key:k") != 1 || slots.InFlight("conc:user:a") != 1 {
+			t.Fatal("slots not held")
+		}
+		if err := ad.Settle(ctx, 50, now); err != nil {
+			t.Fatal(err)
+		}
+		if slots.Total() != 0 {
+			t.Fatal("slots not freed")
+		}
+		// The estimate of 300 was reconciled to 50: 950 left.
+		dec, _ := lim.Allow(ctx, "tpm:free:token:1", PerMinute(1000), 0, now)
+		if dec.Remaining != 950 {
+			t.Fatalf("tokens left %d, want 950", dec.Remaining)
+		}
+	})
+
+	t.Run("the minting key's concurrency refuses and everything is given back", func(t *testing.T) {
+		lim, slots := NewMemory(), NewMemorySlots()
+		a := Admitter{Limiter: lim, Slots: slots}
+		first, _, _ := a.Admit(ctx, []Holder{key}, est, now)
+		_, rf, err := a.Admit(ctx, []Holder{token, key}, est, now)
+		if err != nil || rf == nil || rf.Limit != "concurrency" || rf.Plan.Name != "tight" {
+			t.Fatalf("refusal %+v %v", rf, err)
+		}
+		if slots.InFlight("conc:token:1") != 0 || slots.InFlight("conc:key:k") != 1 {
+			t.Fatal("the refused request kept a slot")
+		}
+		dec, _ := lim.Allow(ctx, "rpm:free:token:1", PerMinute(10), 0, now)
+		if dec.Remaining != 10 {
+			t.Fatalf("the refused request kept its request units: %d left", dec.Remaining)
+		}
+		first.Rollback(ctx)
+	})
+
+	t.Run("rpm refuses the fourth", func(t *testing.T) {
+		a := Admitter{Limiter: NewMemory(), Slots: NewMemorySlots()}
+		for i := range 3 {
+			ad, rf, _ := a.Admit(ctx, []Holder{key}, est, now)
+			if rf != nil {
+				t.Fatalf("request %d refused: %+v", i, rf)
+			}
+			_ = ad.Settle(ctx, 0, now)
+		}
+		_, rf, _ := a.Admit(ctx, []Holder{key}, est, now)
+		if rf == nil || rf.Limit != "rpm" || rf.Decision.Allowed || rf.Decision.RetryAfter <= 0 {
+			t.Fatalf("refusal %+v", rf)
+		}
+	})
+
+	t.Run("a request larger than the whole tpm", func(t *testing.T) {
+		a := Admitter{Limiter: NewMemory(), Slots: NewMemorySlots()}
+		_, rf, _ := a.Admit(ctx, []Holder{token}, Estimate{Input: 900, Output: 101}, now)
+		if rf == nil || rf.Limit != "tpm_burst" || rf.Requests == nil {
+			t.Fatalf("refusal %+v", rf)
+		}
+	})
+
+	t.Run("tpm refuses what does not fit now", func(t *testing.T) {
+		a := Admitter{Limiter: NewMemory(), Slots: NewMemorySlots()}
+		big := Estimate{Input: 400, Output: 400}
+		ad, rf, _ := a.Admit(ctx, []Holder{token}, big, now)
+		if rf != nil {
+			t.Fatalf("first refused: %+v", rf)
+		}
+		defer ad.Rollback(ctx)
+		_, rf, _ = a.Admit(ctx, []Holder{token}, big, now)
+		if rf == nil || rf.Limit != "tpm" || rf.Requests == nil {
+			t.Fatalf("refusal %+v", rf)
+		}
+	})
+}
