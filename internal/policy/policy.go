@@ -224,6 +224,10 @@ func withIncludeUsage(opts value) value {
 	return o
 }
 
+// MaxOutput is the most output the request may generate: its output cap
+// for each of its choices.
+func (r *Request) MaxOutput() int64 { return int64(r.OutputTokens) * int64(max(r.Choices, 1)) }
+
 // InjectsUsage reports whether Body asks the provider for a usage chunk
 // the client did not ask for (and the proxy must remove again).
 func (r *Request) InjectsUsage() bool {

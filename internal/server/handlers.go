@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,7 +17,6 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/policy"
-	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
@@ -372,87 +370,6 @@ func clientIP(r *http.Request) string {
 		}
 	}
 	return host
-}
-
-// forward is the handler of every API route.
-func (d Deps) forward(route provider.Route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := infoOf(r.Context())
-		snap := info.snap
-		info.route = route.String()
-		if !info.grant.AllowsRoute(route.String()) {
-			fail(w, r, apierr.ForbiddenRoute, fmt.Sprintf("This credential may not use %s.", r.URL.Path), "")
-			return
-		}
-		limits := info.grant.Limits(snap.Config.Limits)
-		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			fail(w, r, apierr.UnsupportedMedia, "The request body must be JSON; set Content-Type: application/json.", "")
-			return
-		}
-		if r.ContentLength > limits.MaxBodyBytes {
-			fail(w, r, apierr.PayloadTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", limits.MaxBodyBytes), strconv.FormatInt(r.ContentLength, 10))
-			return
-		}
-		body, ok := readBody(w, r, limits.MaxBodyBytes, snap.Config.Timeouts.ReadBody)
-		if !ok {
-			return
-		}
-		req, err := policy.Parse(route, body, policy.LimitsFrom(limits))
-		if err != nil {
-			pe := err.(*policy.Error)
-			fail(w, r, pe.Code, pe.Message, "")
-			return
-		}
-		info.model = safeName(snap.Scrub.String(req.Model))
-		info.rawModel = req.Model
-		targets := snap.Models[req.Model]
-		if len(targets) == 0 {
-			fail(w, r, apierr.ModelNotFound, fmt.Sprintf("The model %q is not configured; GET /v1/models lists the models you can use.", info.model), "")
-			return
-		}
-		if !info.grant.AllowsModel(req.Model) {
-			fail(w, r, apierr.ForbiddenModel, fmt.Sprintf("This credential may not use the model %q.", info.model), "")
-			return
-		}
-		var usable = targets[:0:0]
-		for _, t := range targets {
-			if t.Provider.Supports(route) {
-				usable = append(usable, t)
-			}
-		}
-		if len(usable) == 0 {
-			fail(w, r, apierr.ModelNotOnRoute, fmt.Sprintf("The model %q is not served on %s.", info.model, r.URL.Path), "")
-			return
-		}
-		adm := d.admit(w, r, req, usable)
-		if adm == nil {
-			return
-		}
-		rw, _ := w.(*respWriter)
-		defer func() {
-			status := 0
-			if rw != nil {
-				status = rw.status
-			}
-			if v := recover(); v != nil {
-				// Settle as what withRecover will make of it — a 500, or a
-				// connection cut because the client left — then let it.
-				status = http.StatusInternalServerError
-				if v == http.ErrAbortHandler {
-					status = 499
-				}
-				adm.settle(r, req, usable, status)
-				panic(v)
-			}
-			adm.settle(r, req, usable, status)
-		}()
-		if req.Stream {
-			defer d.Metrics.StreamStarted()()
-		}
-		defer d.Metrics.RequestStarted()()
-		d.Forwarder.Forward(w, r, proxy.Call{Route: route, Req: req, Targets: usable, Snap: snap, Info: &info.proxy,
-			InputEstimate: usage.EstimateInput(req.PromptChars, req.PromptNumbers)})
-	})
 }
 
 // safeName bounds and scrubs a client-sent name before it is echoed.

@@ -10,13 +10,20 @@ import (
 
 // addRoutes is every route and its middleware chain, in one place.
 //
-//	request id → access log → recover → mux → method → auth → handler
+//	request id → access log → recover → CORS → mux → method → auth → handler
 //
-// The API handlers then check the content type, read the body within its
-// limit, parse and shape it (policy), resolve the model and forward (proxy).
+// Every model route is the same chain of stages, each built by the package
+// that owns it, handing one call value on (stages.go):
 func addRoutes(mux *http.ServeMux, d Deps) {
 	api := func(route provider.Route) http.Handler {
-		return allow(http.MethodPost, d.authenticate(d.forward(route)))
+		return allow(http.MethodPost,
+			d.authenticate( // auth: who is calling (key, JWT, browser token) and the plan it grants
+				d.begin(route,
+					d.authorize( // policy: route allowed, body parsed within the plan's caps, model resolved
+						d.admit( // ratelimit: requests, tokens and concurrency (settled on the way out)
+							d.reserve( // budget: the worst case against every spend cap (settled on the way out)
+								d.meter( // usage: price and record what was used
+									d.forward))))))) // proxy: the provider, with fallback and streaming
 	}
 	mux.Handle("/v1/chat/completions", api(provider.Chat))
 	mux.Handle("/v1/responses", api(provider.Responses))
