@@ -6,106 +6,233 @@
 package redact
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
+
+	"github.com/keyward/keyward/internal/scan/rules"
 )
 
 // Pattern is a credential shape keyward refuses to print.
 type Pattern struct {
 	ID       string
 	Provider string
-	// Keyword is a literal every match contains; it gates the regex so that
-	// ordinary text costs a few substring checks.
-	Keyword string
-	re      *regexp.Regexp
+	// Keywords are lower-case literals one of which every match contains
+	// (in any letter case); they gate the regex so that ordinary text
+	// costs a few substring checks.
+	Keywords []string
+	re       *regexp.Regexp
+	// secret is the index of the submatch masked, 0 for the whole match.
+	secret int
 	// keepGroup leaves submatches 1 and 2 in place (a URL's "?key=", a
 	// header's "Bearer ", the "@" after URL userinfo) around the mask.
 	keepGroup bool
+	// needAny, when set, holds bytes one of which the text must hold too
+	// (the ":" or "=" of a header), for a keyword as common as "key".
+	needAny string
+	// rule is the scan rule the pattern comes from, nil for a format.
+	rule *rules.Rule
+	// kw are the indexes of Keywords in gateWords.
+	kw []int
 }
 
-// Patterns are the provider key shapes. The scanner's rules (keyward scan)
-// are stricter and carry samples; these are deliberately broad because a
-// false positive in a log line costs nothing.
-var Patterns = []Pattern{
-	p("anthropic", "Anthropic", "sk-ant-", `\bsk-ant-[a-z0-9]+-[A-Za-z0-9_\-]{20,}`),
-	p("openrouter", "OpenRouter", "sk-or-", `\bsk-or-v1-[A-Za-z0-9]{20,}`),
-	p("openai", "OpenAI", "sk-", `\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}`),
-	p("gemini", "Google", "AIza", `\bAIza[0-9A-Za-z_\-]{30,}`),
-	p("gemini-aq", "Google", "AQ.", `\bAQ\.[A-Za-z0-9_\-]{30,}`),
-	p("groq", "Groq", "gsk_", `\bgsk_[A-Za-z0-9]{20,}`),
-	p("xai", "xAI", "xai-", `\bxai-[A-Za-z0-9]{20,}`),
-	p("huggingface", "Hugging Face", "hf_", `\bhf_[A-Za-z0-9]{20,}`),
-	p("replicate", "Replicate", "r8_", `\br8_[A-Za-z0-9]{20,}`),
-	p("perplexity", "Perplexity", "pplx-", `\bpplx-[A-Za-z0-9]{20,}`),
-	p("keyward", "keyward", "kw_", `\bkw_(?:live|test|demo)_[A-Za-z0-9]{16,}`),
-	p("github", "GitHub", "gh", `\b(?:ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}`),
-	p("aws", "AWS", "AKIA", `\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`),
-	p("stripe", "Stripe", "_live_", `\b(?:sk|rk)_live_[A-Za-z0-9]{20,}`),
-	p("jwt", "JWT", "eyJ", `\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`),
-	p("private-key", "PEM", "PRIVATE KEY", `-----BEGIN[A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)`),
-}
+// Patterns are the key shapes: each scan rule's Redact shape, or its
+// Regex when it has none (see rules.Rule.RedactShape), so the log redactor
+// knows every format keyward scan does, and a key cut short in a log line
+// still goes; then the formats no provider owns (a JWT). A false positive
+// in a log line costs nothing.
+var Patterns = append(fromRules(rules.All()),
+	format("jwt", "JWT", `\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`, "eyj"),
+)
 
 // contextual patterns keep their prefix (group 1) and redact the rest.
 var contextual = []Pattern{
-	pk("bearer", "Bearer", `(?i)(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*`),
-	pk("url-credential", "=", `(?i)([?&;](?:key|api[-_]?key|access[-_]?token|token|secret|sig|signature|password|x-goog-api-key)=)[^&\s"'<>#]+`),
-	pk("header-credential", ":", `(?i)((?:x-api-key|api-key|x-goog-api-key|authorization|proxy-authorization|cookie)"?\s*[:=]\s*"?(?:(?:bearer|basic)\s+)?)[^\s"',;}]{6,}`),
-	pk("userinfo", "@", `(://[^/\s:@]*:)[^@\s/]+(@)`),
+	pk("bearer", `(?i)(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*`, "bearer"),
+	pk("url-credential", `(?i)([?&;](?:key|api[-_]?key|access[-_]?token|token|secret|sig|signature|password|x-goog-api-key)=)[^&\s"'<>#]+`, "="),
+	withNeed(":=", pk("header-credential", `(?i)((?:x-api-key|api-key|x-goog-api-key|authorization|proxy-authorization|cookie)"?\s*[:=]\s*"?(?:(?:bearer|basic)\s+)?)[^\s"',;}]{6,}`, "key", "authorization", "cookie")),
+	pk("userinfo", `(://[^/\s:@]*:)[^@\s/]+(@)`, "@"),
 }
 
-func p(id, provider, kw, expr string) Pattern {
-	return Pattern{ID: id, Provider: provider, Keyword: kw, re: regexp.MustCompile(expr)}
+// gateWords are the distinct keywords of every pattern, lower case; a
+// string is checked for each at most once.
+var gateWords [][]byte
+
+func init() {
+	index := map[string]int{}
+	for _, list := range [][]Pattern{Patterns, contextual} {
+		for i := range list {
+			for _, k := range list[i].Keywords {
+				n, ok := index[k]
+				if !ok {
+					n = len(gateWords)
+					index[k] = n
+					gateWords = append(gateWords, []byte(k))
+				}
+				list[i].kw = append(list[i].kw, n)
+			}
+		}
+	}
+	if len(gateWords) > maxGateWords {
+		panic("redact: more than maxGateWords keywords")
+	}
 }
 
-func pk(id, kw, expr string) Pattern {
-	return Pattern{ID: id, Keyword: kw, re: regexp.MustCompile(expr), keepGroup: true}
+// fromRules returns a pattern for each distinct shape of rs, in their
+// order: rules sharing a Redact shape (every Anthropic key type, say) share
+// one pattern, named by the first of them.
+func fromRules(rs []*rules.Rule) []Pattern {
+	var out []Pattern
+	seen := map[*regexp.Regexp]bool{}
+	for _, r := range rs {
+		sh := r.RedactShape()
+		if seen[sh.Regex] {
+			continue
+		}
+		seen[sh.Regex] = true
+		out = append(out, Pattern{
+			ID: r.ID, Provider: r.Provider, Keywords: sh.Keywords, re: sh.Regex,
+			secret: max(0, sh.Regex.SubexpIndex("secret")), rule: r,
+		})
+	}
+	return out
 }
 
-// Match returns the first provider pattern that matches s, if any.
+func format(id, provider, expr string, keywords ...string) Pattern {
+	return Pattern{ID: id, Provider: provider, Keywords: keywords, re: regexp.MustCompile(expr)}
+}
+
+func pk(id, expr string, keywords ...string) Pattern {
+	return Pattern{ID: id, Keywords: keywords, re: regexp.MustCompile(expr), keepGroup: true}
+}
+
+func withNeed(bytes string, p Pattern) Pattern {
+	p.needAny = bytes
+	return p
+}
+
+// Match returns the provider pattern that matches s, if any: the one of
+// the rule that reports s as keyward scan would, else the first whose
+// shape is in s.
 func Match(s string) (Pattern, bool) {
 	for _, pat := range Patterns {
-		if strings.Contains(s, pat.Keyword) && pat.re.MatchString(s) {
+		if pat.rule != nil && len(pat.rule.Find(s)) > 0 {
 			return pat, true
+		}
+	}
+	return matchShape(s)
+}
+
+// LooksLikeKey reports whether s contains a provider-key-shaped value.
+func LooksLikeKey(s string) bool {
+	_, ok := matchShape(s)
+	return ok
+}
+
+func matchShape(s string) (Pattern, bool) {
+	var buf [gateBuf]byte
+	var g gate
+	g.lower, g.tokens = appendLower(buf[:0], s)
+	for i := range Patterns {
+		if g.open(&Patterns[i]) && Patterns[i].re.MatchString(s) {
+			return Patterns[i], true
 		}
 	}
 	return Pattern{}, false
 }
 
-// LooksLikeKey reports whether s contains a provider-key-shaped value.
-func LooksLikeKey(s string) bool {
-	_, ok := Match(s)
-	return ok
-}
-
-// hasKeyword is the cheap gate before a pattern's regex runs. The
-// contextual patterns are case-insensitive, so their gates are too.
-func hasKeyword(s string, pat Pattern) bool {
-	switch pat.ID {
-	case "bearer":
-		return strings.Contains(s, "earer") || strings.Contains(s, "EARER")
-	case "header-credential":
-		return strings.ContainsAny(s, ":=") && (containsFold(s, "key") || containsFold(s, "authorization") || containsFold(s, "cookie"))
+// scrub masks every match of pat in v.
+func (pat *Pattern) scrub(v string) string {
+	switch {
+	case pat.keepGroup:
+		return pat.re.ReplaceAllString(v, "${1}"+Mask+"${2}")
+	case pat.secret == 0:
+		return pat.re.ReplaceAllLiteralString(v, Mask)
 	}
-	return strings.Contains(s, pat.Keyword)
+	ms := pat.re.FindAllStringSubmatchIndex(v, -1)
+	if ms == nil {
+		return v
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range ms {
+		start, end := m[2*pat.secret], m[2*pat.secret+1]
+		if start < 0 {
+			continue
+		}
+		b.WriteString(v[last:start])
+		b.WriteString(Mask)
+		last = end
+	}
+	b.WriteString(v[last:])
+	return b.String()
 }
 
-// containsFold reports whether s contains the lower-case ASCII word w in
-// any letter case, without allocating.
-func containsFold(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		j := 0
-		for ; j < len(w); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != w[j] {
-				break
+const (
+	// maxGateWords bounds the keywords, so a gate's memo fits on the stack.
+	maxGateWords = 128
+	// gateBuf is the length up to which a string's lower-case copy is made
+	// on the stack.
+	gateBuf = 512
+	// minSecret is the length of the shortest secret a rule's shape masks
+	// (a cut-short AWS key ID, a generic password): a text with no run of
+	// that many token characters holds none, and no rule's regex runs on it.
+	minSecret = 16
+)
+
+// gate is the cheap test before a pattern's regex runs: whether the text
+// holds one of its keywords, in any letter case. Each keyword is looked
+// for once, on a lower-case copy of the text made once.
+type gate struct {
+	lower []byte
+	// tokens reports a run of minSecret token characters in the text.
+	tokens bool
+	seen   [maxGateWords]int8 // 0 not yet looked for, 1 found, -1 absent
+}
+
+// open reports whether s holds one of pat's keywords (and, for a rule's
+// shape, a run as long as a secret).
+func (g *gate) open(pat *Pattern) bool {
+	if pat.secretShape() && !g.tokens || pat.needAny != "" && !bytes.ContainsAny(g.lower, pat.needAny) {
+		return false
+	}
+	for _, n := range pat.kw {
+		if g.seen[n] == 0 {
+			g.seen[n] = -1
+			if bytes.Contains(g.lower, gateWords[n]) {
+				g.seen[n] = 1
 			}
 		}
-		if j == len(w) {
+		if g.seen[n] > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// secretShape reports whether pat masks a secret of its own, at least
+// minSecret long: every pattern but the contextual ones, which mask what
+// follows a "Bearer " or a "?key=", however short.
+func (pat *Pattern) secretShape() bool { return !pat.keepGroup }
+
+// appendLower appends s to dst with ASCII letters in lower case (every
+// keyword is ASCII), and reports whether s has a run of minSecret token
+// characters: none of them white space, a quote, a backslash or an angle
+// bracket, which no key holds.
+func appendLower(dst []byte, s string) ([]byte, bool) {
+	run, long := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+			run++
+		case c <= ' ', c == '"', c == '\'', c == '`', c == '\\', c == '<', c == '>':
+			run = 0
+		default:
+			run++
+		}
+		long = long || run >= minSecret
+		dst = append(dst, c)
+	}
+	return dst, long
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/scan/rules"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -115,6 +116,11 @@ func FuzzScrubPatterns(f *testing.F) {
 		f.Add("x " + k + " y")
 	}
 	f.Add("Bearer abcdefgh?key=zzz&token=1")
+	for _, r := range rules.All() {
+		for _, s := range r.TruePositives {
+			f.Add(s)
+		}
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		out := ScrubPatterns(in)
 		if ScrubPatterns(out) != out {

@@ -44,14 +44,16 @@ func (s *Scrubber) String(v string) string {
 // ScrubPatterns removes every pattern-shaped credential from v. It is exported
 // for callers that have no exact values (error text built at the edge).
 func ScrubPatterns(v string) string {
-	for _, pat := range Patterns {
-		if hasKeyword(v, pat) {
-			v = pat.re.ReplaceAllLiteralString(v, Mask)
-		}
-	}
-	for _, pat := range contextual {
-		if hasKeyword(v, pat) {
-			v = pat.re.ReplaceAllString(v, "${1}"+Mask+"${2}")
+	// The gate looks at v as given: masking only removes text, and the
+	// mask holds no keyword.
+	var buf [gateBuf]byte
+	var g gate
+	g.lower, g.tokens = appendLower(buf[:0], v)
+	for _, list := range [][]Pattern{Patterns, contextual} {
+		for i := range list {
+			if g.open(&list[i]) {
+				v = list[i].scrub(v)
+			}
 		}
 	}
 	return v

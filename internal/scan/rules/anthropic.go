@@ -3,6 +3,9 @@ package rules
 // anthropicRules returns Anthropic's rules, in report order.
 func anthropicRules() []*Rule {
 	var rs []*Rule
+	// Any Anthropic key, of a type known or not, cut short or not: the
+	// redactor's shape for all three rules.
+	anyAnthropic := loose(`sk-ant-[a-z0-9]+-[A-Za-z0-9_-]{20,}`, "sk-ant-")
 	apiKey := "sk-ant-api03-" + fake("anthropic-api", base64u, 93) + "AA"
 	adminKey := "sk-ant-admin01-" + fake("anthropic-admin", base64u, 93) + "AA"
 	oauth := "sk-ant-oat01-" + fake("anthropic-oauth", base64u, 93) + "AA"
@@ -28,6 +31,7 @@ func anthropicRules() []*Rule {
 		Description: "Anthropic API key",
 		Keywords:    []string{"sk-ant-api"},
 		Regex:       token(`sk-ant-api\d{2}-[A-Za-z0-9_-]{93}AA`, afterDash),
+		Redact:      anyAnthropic,
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("ANTHROPIC_API_KEY", apiKey),
@@ -51,6 +55,7 @@ func anthropicRules() []*Rule {
 		Description: "Anthropic Admin API key",
 		Keywords:    []string{"sk-ant-admin"},
 		Regex:       token(`sk-ant-admin\d{2}-[A-Za-z0-9_-]{93}AA`, afterDash),
+		Redact:      anyAnthropic,
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: []string{
@@ -76,6 +81,7 @@ func anthropicRules() []*Rule {
 		Description: "Anthropic (Claude) OAuth access or refresh token",
 		Keywords:    []string{"sk-ant-oat", "sk-ant-ort"},
 		Regex:       token(`sk-ant-o[ar]t\d{2}-[A-Za-z0-9_-]{80,160}`, afterDash),
+		Redact:      anyAnthropic,
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: []string{

@@ -24,6 +24,7 @@ func awsRules() []*Rule {
 		Description: "AWS access key ID",
 		Keywords:    []string{"akia", "asia"},
 		Regex:       token(`(?:AKIA|ASIA)[A-Z2-7]{16}`, `\b`),
+		Redact:      loose(`(?:AKIA|ASIA)[A-Z0-9]{16}\b`, "akia", "asia"),
 		Entropy:     3.0,
 		Severity:    Critical,
 		TruePositives: []string{

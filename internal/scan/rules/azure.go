@@ -42,6 +42,7 @@ func azureRules() []*Rule {
 		Description: "Azure OpenAI / Azure AI Services key (84-character identifiable format)",
 		Keywords:    []string{"jqqj99"},
 		Regex:       token(`[A-Za-z0-9]{52}JQQJ99[A-Za-z0-9][A-L][A-Za-z0-9]{12}AAA[AB]ACOG[A-Za-z0-9]{4}`, `\b`),
+		Redact:      loose(`[A-Za-z0-9]{8,}JQQJ99[A-Za-z0-9]*`, "jqqj99"),
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("AZURE_OPENAI_API_KEY", openaiKey),

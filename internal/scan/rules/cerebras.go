@@ -15,6 +15,7 @@ func cerebrasRules() []*Rule {
 		Description: "Cerebras API key",
 		Keywords:    []string{"csk-"},
 		Regex:       token(`csk-[a-z0-9]{48}`, `\b`),
+		Redact:      loose(`csk-[A-Za-z0-9]{20,}`, "csk-"),
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("CEREBRAS_API_KEY", key),

@@ -120,6 +120,11 @@ func genericRules() []*Rule {
 		Keywords:    []string{"key", "secret", "token", "passw", "pwd", "credential"},
 		Regex: regexp.MustCompile(`(?m)^[ \t]*(?:export[ \t]+|-[ \t]+)?[\w.:/@-]{0,80}?` + secretName +
 			`[ \t]*[=:][ \t]*(?P<secret>[^\s"'\x60#&(){}\[\]<>;,]{16,200})[ \t\r]*(?:#[^\n]*)?$`),
+		// A log line carries the assignment anywhere in it ("401: API_SECRET=…").
+		Redact: &Shape{
+			Keywords: []string{"key", "secret", "token", "passw", "pwd", "credential"},
+			Regex:    regexp.MustCompile(secretName + `[ \t]*[=:][ \t]*(?P<secret>[^\s"'\x60#&(){}\[\]<>;,]{16,})`),
+		},
 		Entropy:  3.5,
 		Validate: plausibleSecret,
 		Severity: Medium,

@@ -8,6 +8,8 @@ import (
 // githubRules returns GitHub's rules, in report order.
 func githubRules() []*Rule {
 	var rs []*Rule
+	// Any GitHub token, checksum or not, cut short or not.
+	anyGitHub := loose(`(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{20,}`, "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 	pat := githubToken("github-pat", "ghp_", 36)
 	oauth := githubToken("github-oauth", "gho_", 36)
 	u2s := githubToken("github-u2s", "ghu_", 36)
@@ -42,6 +44,7 @@ func githubRules() []*Rule {
 		Description: "GitHub personal access, OAuth, app or refresh token",
 		Keywords:    []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"},
 		Regex:       token(`(?:gh[pousr]_[A-Za-z0-9]{36}|ghr_[A-Za-z0-9]{76})`, `\b`),
+		Redact:      anyGitHub,
 		Entropy:     3.5,
 		Validate:    githubChecksumOK,
 		Severity:    High,
@@ -66,6 +69,7 @@ func githubRules() []*Rule {
 		Description: "GitHub fine-grained personal access token",
 		Keywords:    []string{"github_pat_"},
 		Regex:       token(`github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}`, `\b`),
+		Redact:      anyGitHub,
 		Entropy:     3.5,
 		Severity:    High,
 		TruePositives: append(contexts("GITHUB_TOKEN", fine),

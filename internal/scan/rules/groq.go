@@ -18,6 +18,7 @@ func groqRules() []*Rule {
 		Description: "Groq API key",
 		Keywords:    []string{"gsk_"},
 		Regex:       token(`gsk_[A-Za-z0-9]{52}`, `\b`),
+		Redact:      loose(`gsk_[A-Za-z0-9]{20,}`, "gsk_"),
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("GROQ_API_KEY", key),

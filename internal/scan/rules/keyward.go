@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/keyward/keyward/internal/vkey"
@@ -9,6 +10,9 @@ import (
 // keywardRules returns keyward's rules, in report order.
 func keywardRules() []*Rule {
 	var rs []*Rule
+	// Any keyward key, checksum or not, cut short or not.
+	anyKeyward := loose(`(?:`+regexp.QuoteMeta(vkey.LivePrefix)+`|`+regexp.QuoteMeta(vkey.TestPrefix)+`)[A-Za-z0-9]{16,}`,
+		vkey.LivePrefix, vkey.TestPrefix)
 	live := keywardKey("keyward-live", vkey.LivePrefix)
 	test := keywardKey("keyward-test", vkey.TestPrefix)
 
@@ -30,6 +34,7 @@ func keywardRules() []*Rule {
 		Description: "keyward live virtual key",
 		Keywords:    []string{vkey.LivePrefix},
 		Regex:       token(`kw_live_[A-Za-z0-9]{49}`, `\b`),
+		Redact:      anyKeyward,
 		Validate:    vkey.Valid,
 		Entropy:     3.5,
 		Severity:    Critical,
@@ -46,6 +51,7 @@ func keywardRules() []*Rule {
 		Description: "keyward test virtual key",
 		Keywords:    []string{vkey.TestPrefix},
 		Regex:       token(`kw_test_[A-Za-z0-9]{49}`, `\b`),
+		Redact:      anyKeyward,
 		Validate:    vkey.Valid,
 		Entropy:     3.5,
 		Severity:    Medium,

@@ -16,6 +16,7 @@ func langsmithRules() []*Rule {
 		Description: "LangSmith personal access token or service key",
 		Keywords:    []string{"lsv2_pt_", "lsv2_sk_"},
 		Regex:       token(`lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}`, `\b`),
+		Redact:      loose(`lsv2_(?:pt|sk)_[A-Za-z0-9_]{20,}`, "lsv2_"),
 		Entropy:     3.0,
 		Severity:    Critical,
 		TruePositives: append(contexts("LANGSMITH_API_KEY", pt),

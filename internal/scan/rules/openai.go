@@ -3,6 +3,9 @@ package rules
 // openaiRules returns OpenAI's rules, in report order.
 func openaiRules() []*Rule {
 	var rs []*Rule
+	// Any "sk-" key, marker or not: a key cut before "T3BlbkFJ" still goes,
+	// and so do the other providers' "sk-" keys (DeepSeek, OpenRouter).
+	anySK := loose(`sk-(?:proj-|svcacct-|service-|admin-|None-)?[A-Za-z0-9_-]{20,}`, "sk-")
 	legacy := "sk-" + fake("openai-legacy", base62, 20) + "T3BlbkFJ" + fake("openai-legacy-2", base62, 20)
 	project56 := "sk-proj-" + fake("openai-proj56", base62, 20) + "T3BlbkFJ" + fake("openai-proj56-2", base62, 20)
 	project := "sk-proj-" + fake("openai-proj", base64u, 74) + "T3BlbkFJ" + fake("openai-proj-2", base64u, 74)
@@ -51,6 +54,7 @@ func openaiRules() []*Rule {
 		Keywords:    []string{"t3blbkfj"},
 		Regex: token(`sk-(?:[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|`+
 			`(?:proj|svcacct|service|None)-[A-Za-z0-9_-]{20,80}T3BlbkFJ[A-Za-z0-9_-]{20,80})`, afterDash),
+		Redact:   anySK,
 		Entropy:  3.5,
 		Severity: Critical,
 		TruePositives: append(contexts("OPENAI_API_KEY", project),
@@ -76,6 +80,7 @@ func openaiRules() []*Rule {
 		Description: "OpenAI Admin API key",
 		Keywords:    []string{"sk-admin-"},
 		Regex:       token(`sk-admin-[A-Za-z0-9_-]{20,80}T3BlbkFJ[A-Za-z0-9_-]{20,80}`, afterDash),
+		Redact:      anySK,
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: []string{

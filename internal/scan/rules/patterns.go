@@ -29,6 +29,14 @@ func token(body, end string) *regexp.Regexp {
 	return regexp.MustCompile(before + `(?P<secret>` + body + `)` + end)
 }
 
+// loose returns a Redact shape: a token that starts with body, after the
+// same left edge as token's, and runs as far as body's repeats do, with no
+// right boundary, so a key cut short still matches. Every match holds one
+// of keywords.
+func loose(body string, keywords ...string) *Shape {
+	return &Shape{Keywords: keywords, Regex: regexp.MustCompile(before + `(?P<secret>` + body + `)`)}
+}
+
 // near compiles a regex for a value with no prefix of its own: it must
 // follow one of the context words (case-insensitive) on the same line, or
 // inside the YAML/JSON block the word names (see nearGap), after an

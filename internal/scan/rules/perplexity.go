@@ -14,6 +14,7 @@ func perplexityRules() []*Rule {
 		Description: "Perplexity API key",
 		Keywords:    []string{"pplx-"},
 		Regex:       token(`pplx-[A-Za-z0-9]{48}`, `\b`),
+		Redact:      loose(`pplx-[A-Za-z0-9]{20,}`, "pplx-"),
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("PERPLEXITY_API_KEY", key),

@@ -16,6 +16,7 @@ func pineconeRules() []*Rule {
 		Description: "Pinecone API key",
 		Keywords:    []string{"pcsk_"},
 		Regex:       token(`pcsk_[A-Za-z0-9]{5,6}_[A-Za-z0-9]{63}`, `\b`),
+		Redact:      loose(`pcsk_[A-Za-z0-9_]{20,}`, "pcsk_"),
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("PINECONE_API_KEY", key),

@@ -9,6 +9,12 @@ import (
 // privateKeyRules returns the PEM private key rule.
 func privateKeyRules() []*Rule {
 	var rs []*Rule
+	// Any PEM private key block, to its END line or, cut short, to the end
+	// of the text.
+	anyPrivateKey := &Shape{
+		Keywords: []string{"private key"},
+		Regex:    regexp.MustCompile(`-----BEGIN[A-Z ]*PRIVATE KEY[A-Z ]*-----[\s\S]*?(?:-----END[A-Z ]*PRIVATE KEY[A-Z ]*-----|$)`),
+	}
 	rsa := samplePEM("RSA PRIVATE KEY", append([]byte{0x30, 0x82, 0x04, 0xa4, 0x02, 0x01, 0x00}, fakeBytes("pem-rsa", 1184)...), "\n")
 	ec := samplePEM("EC PRIVATE KEY", append([]byte{0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20}, fakeBytes("pem-ec", 114)...), "\n")
 	pkcs8 := samplePEM("PRIVATE KEY", append([]byte{0x30, 0x82, 0x04, 0xbe, 0x02, 0x01, 0x00}, fakeBytes("pem-pkcs8", 1211)...), "\n")
@@ -42,6 +48,7 @@ func privateKeyRules() []*Rule {
 		Regex: regexp.MustCompile(`(?P<secret>-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----` +
 			`(?:[A-Za-z0-9+/=:,.\- \t\r\n]|\\[rn])+?` +
 			`-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----)`),
+		Redact:   anyPrivateKey,
 		Validate: pemBodyOK,
 		Severity: High,
 		TruePositives: []string{

@@ -14,6 +14,7 @@ func replicateRules() []*Rule {
 		Description: "Replicate API token",
 		Keywords:    []string{"r8_"},
 		Regex:       token(`r8_[A-Za-z0-9]{37}`, `\b`),
+		Redact:      loose(`r8_[A-Za-z0-9]{20,}`, "r8_"),
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("REPLICATE_API_TOKEN", key),

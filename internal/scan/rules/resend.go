@@ -15,6 +15,7 @@ func resendRules() []*Rule {
 		Description: "Resend API key",
 		Keywords:    []string{"re_"},
 		Regex:       token(`re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}`, `\b`),
+		Redact:      loose(`re_[A-Za-z0-9]{6,}_[A-Za-z0-9]{12,}`, "re_"),
 		Entropy:     3.5,
 		Severity:    High,
 		TruePositives: append(contexts("RESEND_API_KEY", key),

@@ -85,11 +85,38 @@ type Rule struct {
 	Context *regexp.Regexp
 	// Severity of a finding (default High).
 	Severity Severity
+	// Redact, when set, is a looser shape of the rule's secrets for the log
+	// redactor (internal/redact): a key cut short or slightly off in a log
+	// line must still be masked, where a report must be exact. It sits next
+	// to Regex so the two cannot drift. Without it the redactor uses
+	// Keywords and Regex (see RedactShape).
+	Redact *Shape
 	// TruePositives are snippets in which Find must report exactly one
 	// secret; FalsePositives are snippets in which it must report none.
 	// Sample keys are fake, built for tests; never commit a real one.
 	TruePositives  []string
 	FalsePositives []string
+}
+
+// Shape is a loose pattern of secrets: what the log redactor masks, where
+// a false positive costs nothing and a miss prints a key.
+type Shape struct {
+	// Keywords gate Regex as a Rule's gate its Regex: lower-case literals,
+	// one of which every match holds (case-insensitively).
+	Keywords []string
+	// Regex finds the secret: the submatch named "secret" if there is one,
+	// else the whole match.
+	Regex *regexp.Regexp
+}
+
+// RedactShape returns what the log redactor masks for the rule: its Redact
+// shape, or else its Keywords and Regex, which the redactor runs without
+// the entropy, placeholder, validation and context filters.
+func (r *Rule) RedactShape() Shape {
+	if r.Redact != nil {
+		return *r.Redact
+	}
+	return Shape{Keywords: r.Keywords, Regex: r.Regex}
 }
 
 // ContextReach is how far from a secret, before or after it, a rule's

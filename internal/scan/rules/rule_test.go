@@ -2,6 +2,7 @@ package rules
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -191,4 +192,61 @@ func FuzzRules(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRedactShapes: what the log redactor masks for a rule (its Redact
+// shape, or its Regex) covers every secret the rule finds in its true
+// positives; a Redact shape's match holds one of its keywords, and it
+// still covers the secret cut short by a quarter, if that leaves 16
+// characters or more.
+func TestRedactShapes(t *testing.T) {
+	for _, r := range All() {
+		t.Run(r.ID, func(t *testing.T) {
+			sh := r.RedactShape()
+			if sh.Regex == nil || len(sh.Keywords) == 0 {
+				t.Fatal("a redact shape needs a regex and keywords")
+			}
+			for _, k := range sh.Keywords {
+				if k != strings.ToLower(k) || k == "" {
+					t.Errorf("redact keyword %q must be non-empty lower case", k)
+				}
+			}
+			for _, s := range r.TruePositives {
+				for _, m := range r.Find(s) {
+					if !shapeCovers(sh, r.Redact != nil, s, m.Start, m.End) {
+						t.Errorf("redact shape misses %q in %q", m.Secret, s)
+					}
+					cut := len(m.Secret) - len(m.Secret)/4
+					if r.Redact != nil && cut >= minCut && !shapeCovers(sh, true, s[:m.Start+cut], m.Start, m.Start+cut) {
+						t.Errorf("redact shape misses %q cut short", m.Secret)
+					}
+				}
+			}
+		})
+	}
+}
+
+// minCut is the shortest cut-short secret a Redact shape must still cover:
+// a shorter piece (of a 20-character AWS key ID, say) is no credential.
+const minCut = 16
+
+// shapeCovers reports whether a match of sh in text masks text[start:end]
+// (and holds one of sh's keywords, if loose: a rule's Regex may find its
+// keyword in the text around the match).
+func shapeCovers(sh Shape, loose bool, text string, start, end int) bool {
+	idx := sh.Regex.SubexpIndex("secret")
+	for _, m := range sh.Regex.FindAllStringSubmatchIndex(text, -1) {
+		s, e := m[0], m[1]
+		if idx > 0 {
+			s, e = m[2*idx], m[2*idx+1]
+		}
+		held := strings.ToLower(text)
+		if loose {
+			held = strings.ToLower(text[m[0]:m[1]])
+		}
+		if s <= start && end <= e && slices.ContainsFunc(sh.Keywords, func(k string) bool { return strings.Contains(held, k) }) {
+			return true
+		}
+	}
+	return false
 }

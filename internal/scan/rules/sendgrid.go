@@ -17,6 +17,7 @@ func sendgridRules() []*Rule {
 		Description: "SendGrid API key",
 		Keywords:    []string{"sg."},
 		Regex:       token(`SG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{39,50}`, afterDash),
+		Redact:      loose(`SG\.[A-Za-z0-9_-]{16,}(?:\.[A-Za-z0-9_-]*)?`, "sg."),
 		Entropy:     3.5,
 		Severity:    High,
 		TruePositives: append(contexts("SENDGRID_API_KEY", key),

@@ -3,6 +3,9 @@ package rules
 // slackRules returns Slack's rules, in report order.
 func slackRules() []*Rule {
 	var rs []*Rule
+	// Any Slack token (bot, user, and the legacy xoxa/xoxr/xoxs), cut
+	// short or not.
+	anySlackToken := loose(`xox[abposr]-[A-Za-z0-9-]{10,}`, "xox")
 	bot := "xoxb-" + fake("slack-bot-team", digits, 12) + "-" + fake("slack-bot-user", digits, 13) + "-" + fake("slack-bot", base62, 24)
 	user := "xoxp-" + fake("slack-user-team", digits, 12) + "-" + fake("slack-user-user", digits, 12) + "-" + fake("slack-user-id", digits, 13) + "-" + fake("slack-user", hexLower, 32)
 	app := "xapp-1-A" + fake("slack-app-id", upperAZ+digits, 10) + "-" + fake("slack-app-n", digits, 13) + "-" + fake("slack-app", hexLower, 64)
@@ -26,6 +29,7 @@ func slackRules() []*Rule {
 		Description: "Slack bot token",
 		Keywords:    []string{"xoxb-"},
 		Regex:       token(`xoxb-[0-9]{8,13}-[0-9]{8,13}-[A-Za-z0-9]{24}`, `\b`),
+		Redact:      anySlackToken,
 		Entropy:     3.5,
 		Severity:    High,
 		TruePositives: append(contexts("SLACK_BOT_TOKEN", bot),
@@ -43,6 +47,7 @@ func slackRules() []*Rule {
 		Description: "Slack user token",
 		Keywords:    []string{"xoxp-"},
 		Regex:       token(`xoxp-[0-9]{8,13}-[0-9]{8,13}-[0-9]{8,13}-[a-f0-9]{32}`, `\b`),
+		Redact:      anySlackToken,
 		Entropy:     3.5,
 		Severity:    High,
 		TruePositives: []string{
@@ -62,6 +67,7 @@ func slackRules() []*Rule {
 		Description: "Slack app-level token",
 		Keywords:    []string{"xapp-"},
 		Regex:       token(`xapp-[0-9]{1,10}-[A-Z0-9]{8,12}-[0-9]{10,13}-[a-f0-9]{64}`, `\b`),
+		Redact:      loose(`xapp-[A-Za-z0-9-]{20,}`, "xapp-"),
 		Entropy:     3.5,
 		Severity:    High,
 		TruePositives: []string{
@@ -83,6 +89,7 @@ func slackRules() []*Rule {
 		Description: "Slack incoming webhook URL",
 		Keywords:    []string{"hooks.slack.com"},
 		Regex:       token(`https://hooks\.slack\.com/services/T[A-Z0-9]{8,12}/B[A-Z0-9]{8,12}/[A-Za-z0-9]{24}`, `\b`),
+		Redact:      loose(`https://hooks\.slack\.com/services/[A-Za-z0-9/]{8,}`, "hooks.slack.com"),
 		Entropy:     3.5,
 		Severity:    High,
 		TruePositives: []string{

@@ -3,6 +3,8 @@ package rules
 // stripeRules returns Stripe's rules, in report order.
 func stripeRules() []*Rule {
 	var rs []*Rule
+	// Any Stripe secret or restricted key, live or test, cut short or not.
+	anyStripe := loose(`[sr]k_(?:live|test)_[A-Za-z0-9]{16,}`, "sk_live_", "rk_live_", "sk_test_", "rk_test_")
 	live := "sk_live_51" + fake("stripe-live", base62, 97)
 	liveLegacy := "sk_live_" + fake("stripe-live-legacy", base62, 24)
 	restricted := "rk_live_51" + fake("stripe-rk", base62, 97)
@@ -37,6 +39,7 @@ func stripeRules() []*Rule {
 		Description: "Stripe live secret or restricted key",
 		Keywords:    []string{"sk_live_", "rk_live_"},
 		Regex:       token(`[sr]k_live_(?:[A-Za-z0-9]{24,34}|[A-Za-z0-9]{50,247})`, `\b`),
+		Redact:      anyStripe,
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("STRIPE_SECRET_KEY", live),
@@ -61,6 +64,7 @@ func stripeRules() []*Rule {
 		Description: "Stripe test-mode secret or restricted key",
 		Keywords:    []string{"sk_test_", "rk_test_"},
 		Regex:       token(`[sr]k_test_(?:[A-Za-z0-9]{24,34}|[A-Za-z0-9]{50,247})`, `\b`),
+		Redact:      anyStripe,
 		Entropy:     3.5,
 		Severity:    Medium,
 		TruePositives: []string{

@@ -16,6 +16,7 @@ func togetherRules() []*Rule {
 		Description: "Together AI API key",
 		Keywords:    []string{"tgp_v1_"},
 		Regex:       token(`tgp_v1_[A-Za-z0-9_-]{43}`, afterDash),
+		Redact:      loose(`tgp_v1_[A-Za-z0-9_-]{20,}`, "tgp_v1_"),
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("TOGETHER_API_KEY", key),

@@ -3,6 +3,8 @@ package rules
 // xaiRules returns xAI's rules, in report order.
 func xaiRules() []*Rule {
 	var rs []*Rule
+	// Any xAI key, API or management, cut short or not.
+	anyXAI := loose(`xai-[A-Za-z0-9_-]{20,}`, "xai-")
 	key := "xai-" + fake("xai", base62, 80)
 	mgmt := "xai-token-" + fake("xai-mgmt", base62, 80)
 
@@ -16,6 +18,7 @@ func xaiRules() []*Rule {
 		Description: "xAI (Grok) API key",
 		Keywords:    []string{"xai-"},
 		Regex:       token(`xai-[A-Za-z0-9_]{80}`, `\b`),
+		Redact:      anyXAI,
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: append(contexts("XAI_API_KEY", key),
@@ -40,6 +43,7 @@ func xaiRules() []*Rule {
 		Description: "xAI management API key",
 		Keywords:    []string{"xai-token-"},
 		Regex:       token(`xai-token-[A-Za-z0-9_]{80}`, `\b`),
+		Redact:      anyXAI,
 		Entropy:     3.5,
 		Severity:    Critical,
 		TruePositives: []string{

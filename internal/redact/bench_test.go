@@ -1,0 +1,41 @@
+package redact
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// benchLines are what the redactor sees: ordinary access-log values, an
+// upstream error echoing a key, and a long upstream body.
+var benchLines = map[string]string{
+	"short":  "gpt-4.1-mini",
+	"access": "POST /v1/chat/completions 200 model=fast provider=openai key_id=k_01HZX latency_ms=412 tokens_in=1234 tokens_out=56 request_id=req_7f3a9c",
+	"key":    `upstream 401: {"error":{"message":"Incorrect API key provided: ` + samples["openai-project"] + `","type":"invalid_request_error","code":"invalid_api_key"}}`,
+	"long":   strings.Repeat("The quick brown fox jumps over the lazy dog; upstream said Token limit exceeded for model mistral-large. ", 40),
+}
+
+func BenchmarkScrubPatterns(b *testing.B) {
+	for _, name := range []string{"short", "access", "key", "long"} {
+		line := benchLines[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				ScrubPatterns(line)
+			}
+		})
+	}
+}
+
+func BenchmarkHandler(b *testing.B) {
+	log := slog.New(NewHandler(slog.NewJSONHandler(io.Discard, nil), NewScrubber(secret.New("exact-secret-value-without-shape-0123"))))
+	b.ReportAllocs()
+	for b.Loop() {
+		log.Info("request served", "method", "POST", "path", "/v1/chat/completions", "status", 200,
+			"model", "fast", "provider", "openai", "key_id", "k_01HZX", "latency_ms", 412, "request_id", "req_7f3a9c")
+	}
+}
