@@ -1,7 +1,8 @@
-// Package server is keyward's HTTP surface: the routes, the middleware
-// chain every request passes (request id, access log, panic recovery,
-// write deadlines, authentication, body limits), and the handlers that
-// check a request and hand it to the proxy.
+// Package server is keyward's HTTP surface and nothing more: the routes,
+// the middleware chain every request passes (request id, access log, panic
+// recovery, write deadlines, CORS, authentication), and the wiring of each
+// model route's stages (routes.go, stages.go), each of which calls into the
+// package that owns its part: policy, ratelimit, budget, usage and proxy.
 package server
 
 import (
