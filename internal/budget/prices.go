@@ -126,6 +126,43 @@ func (p *Prices) LookupFor(pv Pricer, target, alias string) (Price, bool) {
 	return Price{Input: in, Output: out}, ok
 }
 
+// Target is a provider model a request may be sent to.
+type Target struct {
+	// Pricer is what serves it (its own default prices); Model the name
+	// sent upstream.
+	Pricer Pricer
+	Model  string
+}
+
+// Bound is the most a request can cost at the dearest of its targets: its
+// input and output tokens at the dearest input or cache price (Anthropic's
+// one-hour cache writes too, when longCache). A target without a price is
+// skipped when unpricedFree, else Bound stops and returns its index as
+// unpriced (-1 when every target is priced).
+func (p *Prices) Bound(targets []Target, alias string, input, output int64, longCache, unpricedFree bool) (worst int64, unpriced int) {
+	for i, t := range targets {
+		pr, ok := p.LookupFor(t.Pricer, t.Model, alias)
+		if !ok {
+			if unpricedFree {
+				continue
+			}
+			return 0, i
+		}
+		worst = max(worst, pr.BoundFor(input, output, longCache))
+	}
+	return worst, -1
+}
+
+// CostFor is what tokens cost at a target's price; priced is false (and the
+// cost 0) when it has none.
+func (p *Prices) CostFor(pv Pricer, target, alias string, t usage.Tokens) (cost int64, priced bool) {
+	pr, ok := p.LookupFor(pv, target, alias)
+	if !ok {
+		return 0, false
+	}
+	return pr.Cost(t), true
+}
+
 // candidates are the names a provider model is priced under: itself,
 // without a "models/" or vendor prefix, and without a snapshot date.
 func candidates(name string) []string {

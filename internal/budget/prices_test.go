@@ -124,3 +124,25 @@ func normalize(s string) string {
 	c := candidates(s)
 	return c[len(c)-1]
 }
+
+// TestBound: a request's bound is at its dearest target; an unpriced
+// target is refused (its index) unless unpriced models are free.
+func TestBound(t *testing.T) {
+	p := NewPrices([]config.Pricing{{Model: "cheap", Input: 1, Output: 2}, {Model: "dear", Input: 3, Output: 10}})
+	targets := []Target{{Model: "cheap"}, {Model: "dear"}, {Model: "mystery"}}
+	if worst, unpriced := p.Bound(targets[:2], "m", 100, 10, false, false); worst != 400 || unpriced != -1 {
+		t.Errorf("Bound = %d, %d; want 400 (dear: 100×3 + 10×10), -1", worst, unpriced)
+	}
+	if _, unpriced := p.Bound(targets, "m", 100, 10, false, false); unpriced != 2 {
+		t.Errorf("unpriced target = %d, want 2", unpriced)
+	}
+	if worst, unpriced := p.Bound(targets, "m", 100, 10, false, true); worst != 400 || unpriced != -1 {
+		t.Errorf("unpriced free: %d, %d", worst, unpriced)
+	}
+	if cost, ok := p.CostFor(nil, "cheap", "m", usage.Tokens{Input: 10, Output: 5}); !ok || cost != 20 {
+		t.Errorf("CostFor = %d, %v; want 20", cost, ok)
+	}
+	if _, ok := p.CostFor(nil, "mystery", "m", usage.Tokens{Input: 10}); ok {
+		t.Error("an unpriced model has a cost")
+	}
+}

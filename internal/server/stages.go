@@ -182,19 +182,17 @@ func (d Deps) reserve(next stage) stage {
 			fail(w, r, apierr.CostNotBounded, fmt.Sprintf("A spend cap applies, and the cost of a request with %s cannot be bounded before it is sent: the provider adds what keyward never sees. Send the whole conversation in the request instead, or ask for a plan with allow_unbounded.", what), what)
 			return
 		}
-		input, output := usage.BoundInput(c.req.BodyBytes, c.req.Images, c.req.Documents), c.req.MaxOutput()
-		var worst int64
-		for _, t := range c.targets {
-			p, ok := c.snap.Prices.LookupFor(t.Provider, t.Model, c.req.Model) // the mock prices its models at zero
-			if !ok {
-				if c.snap.Config.Usage.Unpriced == config.UnpricedZero {
-					continue // recorded at zero cost
-				}
-				d.Metrics.BudgetRejected("unpriced", "")
-				fail(w, r, apierr.ModelNotPriced, fmt.Sprintf("The model %q has no price configured, and a spend cap applies; add it under pricing:.", c.model), t.Provider.Name+"/"+t.Model)
-				return
-			}
-			worst = max(worst, p.BoundFor(input, output, c.req.Route == provider.Messages))
+		targets := make([]budget.Target, len(c.targets))
+		for i, t := range c.targets {
+			targets[i] = budget.Target{Pricer: t.Provider, Model: t.Model} // the mock prices its models at zero
+		}
+		worst, unpriced := c.snap.Prices.Bound(targets, c.req.Model, usage.BoundInput(c.req.BodyBytes, c.req.Images, c.req.Documents),
+			c.req.MaxOutput(), c.req.Route == provider.Messages, c.snap.Config.Usage.Unpriced == config.UnpricedZero)
+		if unpriced >= 0 {
+			t := c.targets[unpriced]
+			d.Metrics.BudgetRejected("unpriced", "")
+			fail(w, r, apierr.ModelNotPriced, fmt.Sprintf("The model %q has no price configured, and a spend cap applies; add it under pricing:.", c.model), t.Provider.Name+"/"+t.Model)
+			return
 		}
 		res, refusal, err := d.Ledger.Reserve(r.Context(), caps, worst, c.started)
 		if err != nil {
@@ -237,11 +235,11 @@ func (d Deps) meter(next stage) stage {
 			if pi.Metered != proxy.MeteredNone {
 				c.tokens = pi.Usage
 			}
-			price, priced := c.snap.Prices.LookupFor(c.snap.Providers[pi.Provider], pi.TargetModel, c.req.Model)
+			cost, priced := c.snap.Prices.CostFor(c.snap.Providers[pi.Provider], pi.TargetModel, c.req.Model, c.tokens)
 			switch {
 			case pi.TargetModel == "": // never sent
 			case priced:
-				c.cost = price.Cost(c.tokens)
+				c.cost = cost
 			case c.snap.Prices.WarnOnce(pi.Provider + "/" + pi.TargetModel):
 				d.Logger.Warn("model has no price; its usage is recorded at zero cost (add it under pricing:)", "provider", pi.Provider, "model", pi.TargetModel)
 			}
