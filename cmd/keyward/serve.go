@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/server"
@@ -204,12 +205,17 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		InsecureNoAuth: f.insecureNoAuth,
 		Draining:       draining,
 		InFlight:       inFlight,
-		Spend:          db,
-		UsageStore:     db,
-		BudgetStore:    db,
-		Budgets:        budget.NewTable(db, time.Second),
-		Usage:          writer,
-		Metrics:        m,
+		// Limits and spend reservations are in this process; spend before
+		// a restart is read back from the store's usage records.
+		Limiter:     ratelimit.NewMemory(),
+		Slots:       ratelimit.NewMemorySlots(),
+		Ledger:      budget.NewLedger(budget.StoreSpend{Usage: db}),
+		Failures:    auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, audit),
+		UsageStore:  db,
+		BudgetStore: db,
+		Budgets:     budget.NewTable(db, time.Second),
+		Usage:       writer,
+		Metrics:     m,
 	})
 	if m != nil && cfg.Metrics.Listen != "" {
 		mln, err := net.Listen("tcp", cfg.Metrics.Listen)

@@ -1,8 +1,13 @@
 package auth
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/keyward/keyward/internal/store"
 )
 
 // FailureLimiter counts failed authentications per client IP in fixed
@@ -46,6 +51,28 @@ func NewFailureLimiter(limit int, now func() time.Time) *FailureLimiter {
 		now = time.Now
 	}
 	return &FailureLimiter{limit: limit, window: time.Minute, now: now, byIP: map[string]*failWindow{}}
+}
+
+// EventAuthFailures is the audit event of an address that reached its
+// failed-authentication limit.
+const EventAuthFailures = "auth.failures"
+
+// NewAuditedFailureLimiter is a FailureLimiter that logs a warning and
+// records an audit event (audit may be nil) when an address reaches its
+// limit.
+func NewAuditedFailureLimiter(limit int, log *slog.Logger, audit store.Audit) *FailureLimiter {
+	l := NewFailureLimiter(limit, nil)
+	l.OnLimit = func(ip string, n int) {
+		log.Warn("repeated failed authentication; refusing this address for the rest of the minute", "ip", ip, "failures", n)
+		if audit == nil {
+			return
+		}
+		ev := store.Event{Kind: EventAuthFailures, Actor: "ip:" + ip, Subject: ip, Detail: fmt.Sprintf("%d failures in a minute", n)}
+		if err := audit.AppendEvent(context.Background(), ev); err != nil {
+			log.Error("audit event lost", "err", err)
+		}
+	}
+	return l
 }
 
 // Blocked reports whether ip is over its limit, and until when.

@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -99,4 +100,23 @@ func (t *Table) CapsFor(ctx context.Context, s Spender) ([]Cap, error) {
 		}
 	}
 	return caps, nil
+}
+
+// StoreSpend is the ledger's SpendSource over the store's usage records.
+type StoreSpend struct{ Usage store.Usage }
+
+// Spent implements SpendSource.
+func (s StoreSpend) Spent(ctx context.Context, c Cap, since time.Time) (int64, error) {
+	f := store.SpendFilter{Since: since}
+	switch c.Scope {
+	case ScopeKey:
+		f.Key = c.Key
+	case ScopeUser:
+		f.User = c.User
+	case ScopePlanUser:
+		f.User, f.Plan = c.User, c.Plan
+	default:
+		return 0, fmt.Errorf("unknown budget scope %q", c.Scope)
+	}
+	return s.Usage.SpentMicros(ctx, f)
 }

@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/store/sqlite"
 	"github.com/keyward/keyward/internal/usage"
@@ -84,7 +86,8 @@ models:
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := Deps{Live: gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log}
+	d := Deps{Live: gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
+		Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewLedger(nil), Failures: auth.NewFailureLimiter(cfg.Auth.FailedPerMinute, nil)}
 	if limits {
 		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "kw.db"))
 		if err != nil {
@@ -92,7 +95,7 @@ models:
 		}
 		w := usage.NewWriter(db, usage.WriterOptions{QueueSize: 100_000, Logger: log})
 		b.Cleanup(func() { w.Close(context.Background()); db.Close() })
-		d.Spend, d.Usage, d.Budgets, d.Metrics = db, w, budget.NewTable(db, time.Second), metrics.New(w.Len)
+		d.Ledger, d.Usage, d.Budgets, d.Metrics = budget.NewLedger(budget.StoreSpend{Usage: db}), w, budget.NewTable(db, time.Second), metrics.New(w.Len)
 	}
 	return New(d)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/store/sqlite"
 	"github.com/keyward/keyward/internal/usage"
@@ -112,7 +113,9 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	t.Cleanup(func() { h.usage.Close(context.Background()) })
 	deps := Deps{Live: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
 		Audit: db, UserStore: db, Users: auth.NewUsers(db, nil),
-		Spend: db, UsageStore: db, BudgetStore: db, Budgets: budget.NewTable(db, time.Nanosecond), Usage: h.usage, Metrics: h.metrics}
+		UsageStore: db, BudgetStore: db, Budgets: budget.NewTable(db, time.Nanosecond), Usage: h.usage, Metrics: h.metrics,
+		Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewLedger(budget.StoreSpend{Usage: db}),
+		Failures: auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, db)}
 	if len(cfg.Auth.JWT) > 0 {
 		v, err := auth.NewJWTVerifier(context.Background(), cfg.Auth.JWT, h.gw.Current().JWTSecrets, http.DefaultClient, nil, log)
 		if err != nil {

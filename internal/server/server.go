@@ -6,11 +6,9 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -35,15 +33,12 @@ type Deps struct {
 	Forwarder *proxy.Forwarder
 	// Keys checks virtual keys (nil: none are accepted).
 	Keys *auth.Keys
-	// Limiter enforces plans' request and token limits (nil: in memory).
+	// Limiter enforces plans' request and token limits; Slots bounds
+	// their requests in progress (required).
 	Limiter ratelimit.Limiter
-	// Slots bounds plans' requests in progress (nil: in memory).
-	Slots ratelimit.Slots
-	// Ledger holds spend reservations against caps (nil: in memory, with
-	// earlier spend read from Spend when set).
+	Slots   ratelimit.Slots
+	// Ledger holds spend reservations against caps (required).
 	Ledger *budget.Ledger
-	// Spend reads what was spent before, for the ledger (nil: nothing).
-	Spend store.Usage
 	// Budgets are the operators' spend caps (nil: plans' caps only).
 	Budgets *budget.Table
 	// Usage records what each forwarded request used (nil: not recorded).
@@ -62,8 +57,7 @@ type Deps struct {
 	JWT *auth.JWTVerifier
 	// Audit records security events (nil: log only).
 	Audit store.Audit
-	// Failures limits failed authentications per client IP (nil: built
-	// from auth.failed_per_minute).
+	// Failures limits failed authentications per client IP (required).
 	Failures *auth.FailureLimiter
 	Logger   *slog.Logger
 	// InsecureNoAuth serves without client credentials when none are
@@ -76,38 +70,14 @@ type Deps struct {
 	InFlight *sync.WaitGroup
 }
 
-// New returns the whole HTTP handler of `keyward serve`.
+// New returns the whole HTTP handler of `keyward serve`. cmd/keyward
+// builds its dependencies; New only wires them.
 func New(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.Draining == nil {
 		d.Draining = new(atomic.Bool)
-	}
-	if d.Limiter == nil {
-		d.Limiter = ratelimit.NewMemory()
-	}
-	if d.Slots == nil {
-		d.Slots = ratelimit.NewMemorySlots()
-	}
-	if d.Ledger == nil {
-		var src budget.SpendSource
-		if d.Spend != nil {
-			src = SpendSource{d.Spend}
-		}
-		d.Ledger = budget.NewLedger(src)
-	}
-	if d.Failures == nil {
-		d.Failures = auth.NewFailureLimiter(d.Live.Current().Config.Auth.FailedPerMinute, nil)
-		log, audit := d.Logger, d.Audit
-		d.Failures.OnLimit = func(ip string, n int) {
-			log.Warn("repeated failed authentication; refusing this address for the rest of the minute", "ip", ip, "failures", n)
-			if audit != nil {
-				if err := audit.AppendEvent(context.Background(), store.Event{Kind: "auth.failures", Actor: "ip:" + ip, Subject: ip, Detail: fmt.Sprintf("%d failures in a minute", n)}); err != nil {
-					log.Error("audit event lost", "err", err)
-				}
-			}
-		}
 	}
 	s := &server{d: d}
 	mux := http.NewServeMux()
@@ -129,25 +99,6 @@ type server struct{ d Deps }
 // UsageRecorder takes usage records without blocking (usage.Writer).
 type UsageRecorder interface {
 	Record(store.UsageRecord) bool
-}
-
-// SpendSource reads earlier spend for the budget ledger from the store.
-type SpendSource struct{ Usage store.Usage }
-
-// Spent implements budget.SpendSource.
-func (s SpendSource) Spent(ctx context.Context, c budget.Cap, since time.Time) (int64, error) {
-	f := store.SpendFilter{Since: since}
-	switch c.Scope {
-	case budget.ScopeKey:
-		f.Key = c.Key
-	case budget.ScopeUser:
-		f.User = c.User
-	case budget.ScopePlanUser:
-		f.User, f.Plan = c.User, c.Plan
-	default:
-		return 0, fmt.Errorf("unknown budget scope %q", c.Scope)
-	}
-	return s.Usage.SpentMicros(ctx, f)
 }
 
 // familyOf picks the error shape for a path: Anthropic's under
