@@ -24,10 +24,12 @@ import (
 	"github.com/keyward/keyward/internal/vkey"
 )
 
-// reqInfo collects what the access log reports about a request.
+// reqInfo is what the access log and the metrics report about a request:
+// the context carries it and nothing else. What a request's handlers need
+// flows to them as values (caller, call).
 type reqInfo struct {
-	principal auth.Principal
-	grant     policy.Grant
+	// principal is the caller's loggable id ("key:…", "token:…").
+	principal string
 	model     string
 	code      apierr.Code
 	detail    string
@@ -43,8 +45,6 @@ type reqInfo struct {
 	// model as requested (a metrics label only when configured).
 	route    string
 	rawModel string
-	// clientIP is the caller's address (trusted proxies resolved).
-	clientIP string
 	// usage and cost are what a forwarded request used.
 	usage usage.Tokens
 	cost  int64
@@ -158,6 +158,18 @@ func credential(r *http.Request) string {
 	return r.Header.Get("X-Api-Key")
 }
 
+// caller is who an authenticated request comes from, as authenticate hands
+// it to the handler after it: the principal, what its plan grants, and its
+// address (trusted proxies resolved).
+type caller struct {
+	who   auth.Principal
+	grant policy.Grant
+	ip    string
+}
+
+// authed is a handler of authenticated requests.
+type authed func(w http.ResponseWriter, r *http.Request, c caller)
+
 // authenticate admits a request that presents a configured client key. It
 // runs before anything of the body is read. Every configured key is
 // compared, in constant time, whatever matched first.
@@ -166,12 +178,11 @@ func credential(r *http.Request) string {
 // failing attempts only: the credential is checked in full as always, a
 // valid one is served, a failing one gets 429 instead of 401 (see
 // auth.FailureLimiter for why this tells a guesser nothing new).
-func (d Deps) authenticate(next http.Handler) http.Handler {
+func (d Deps) authenticate(next authed) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		snap := infoOf(r.Context()).snap
 		info := infoOf(r.Context())
 		ip := clientIP(r)
-		info.clientIP = ip
 		p, reason, err := d.principal(r, snap)
 		if err != nil {
 			d.Logger.Error("authentication failed on a store error", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
@@ -222,7 +233,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 				return
 			}
 		}
-		info.principal = p
+		info.principal = p.ID
 		g, ok := policy.GrantFor(&snap.Config, p)
 		if !ok {
 			fail(w, r, apierr.Forbidden, "This credential's plan is not configured.", "plan "+p.Plan)
@@ -231,8 +242,7 @@ func (d Deps) authenticate(next http.Handler) http.Handler {
 		if p.MintedBy != "" {
 			g = g.Narrow(m)
 		}
-		info.grant = g
-		next.ServeHTTP(w, r)
+		next(w, r, caller{who: p, grant: g, ip: ip})
 	})
 }
 
@@ -401,17 +411,16 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 
 // models lists the configured model names, in OpenAI's shape, or in
 // Anthropic's when the client sends anthropic-version (the Anthropic SDK).
-func (d Deps) models() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := infoOf(r.Context())
-		snap := info.snap
-		if !info.grant.AllowsRoute("models") {
+func (d Deps) models() authed {
+	return func(w http.ResponseWriter, r *http.Request, c caller) {
+		snap := infoOf(r.Context()).snap
+		if !c.grant.AllowsRoute("models") {
 			fail(w, r, apierr.ForbiddenRoute, "This credential may not list models.", "")
 			return
 		}
 		var names []string
 		for _, n := range snap.ModelNames {
-			if info.grant.AllowsModel(n) {
+			if c.grant.AllowsModel(n) {
 				names = append(names, n)
 			}
 		}
@@ -446,7 +455,7 @@ func (d Deps) models() http.Handler {
 			v = map[string]any{"object": "list", "data": data}
 		}
 		writeJSON(w, http.StatusOK, v)
-	})
+	}
 }
 
 func healthz() http.Handler {

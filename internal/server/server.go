@@ -170,8 +170,8 @@ func (s *server) withAccessLog(next http.Handler) http.Handler {
 				slog.Int64("bytes", rw.bytes),
 				slog.Duration("duration", time.Since(start)),
 			}
-			if info.principal.ID != "" {
-				attrs = append(attrs, slog.String("principal", info.principal.ID))
+			if info.principal != "" {
+				attrs = append(attrs, slog.String("principal", info.principal))
 			}
 			if info.model != "" {
 				p := info.proxy

@@ -51,12 +51,12 @@ type call struct {
 type stage func(w http.ResponseWriter, r *http.Request, c *call)
 
 // begin starts a call for an authenticated request.
-func (d Deps) begin(route provider.Route, next stage) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (d Deps) begin(route provider.Route, next stage) authed {
+	return func(w http.ResponseWriter, r *http.Request, cl caller) {
 		info := infoOf(r.Context())
 		info.route = route.String()
-		next(w, r, &call{route: route, snap: info.snap, who: info.principal, grant: info.grant, ip: info.clientIP, started: time.Now()})
-	})
+		next(w, r, &call{route: route, snap: info.snap, who: cl.who, grant: cl.grant, ip: cl.ip, started: time.Now()})
+	}
 }
 
 // authorize is the policy stage: the credential may use the route, the

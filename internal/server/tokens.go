@@ -52,11 +52,10 @@ type mintRequest struct {
 // mintToken is POST /v1/tokens: an app server holding a virtual key with
 // the tokens:mint scope gets a short-lived token for one user and one
 // origin, that can only narrow the key's own rights.
-func (d Deps) mintToken() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := infoOf(r.Context())
-		snap := info.snap
-		p := info.principal
+func (d Deps) mintToken() authed {
+	return func(w http.ResponseWriter, r *http.Request, c caller) {
+		snap := infoOf(r.Context()).snap
+		p := c.who
 		if p.Kind != auth.KindVirtualKey || !auth.HasScope(p.Scopes, "tokens:mint") {
 			fail(w, r, apierr.Forbidden, "Browser tokens are minted with a virtual key that has the tokens:mint scope.", string(p.Kind))
 			return
@@ -97,7 +96,7 @@ func (d Deps) mintToken() http.Handler {
 
 		// The token's rights: the minting key's grant, narrowed by the plan
 		// asked for, the models asked for and the output cap asked for.
-		keyGrant := info.grant
+		keyGrant := c.grant
 		plan := req.Plan
 		if plan == "" && keyGrant.Plan != nil {
 			plan = keyGrant.Plan.Name
@@ -147,5 +146,5 @@ func (d Deps) mintToken() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expires_at": exp.UTC().Format(time.RFC3339), "models": models, "max_output_tokens": maxOut})
-	})
+	}
 }
