@@ -28,10 +28,14 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.nex
 // Handle implements slog.Handler.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	out := slog.NewRecord(r.Time, r.Level, h.s.String(r.Message), r.PC)
+	// Added at once, so that the record's storage grows once.
+	var buf [24]slog.Attr
+	clean := buf[:0]
 	r.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(h.attr(a, 0))
+		clean = append(clean, h.attr(a, 0))
 		return true
 	})
+	out.AddAttrs(clean...)
 	return h.next.Handle(ctx, out)
 }
 

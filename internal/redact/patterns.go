@@ -32,8 +32,10 @@ type Pattern struct {
 	needAny string
 	// rule is the scan rule the pattern comes from, nil for a format.
 	rule *rules.Rule
-	// kw are the indexes of Keywords in gateWords.
-	kw []int
+	// kwIdx are the indexes of Keywords in gateWords, kw the same as a
+	// set.
+	kwIdx []int
+	kw    wordSet
 }
 
 // Patterns are the key shapes: each scan rule's Redact shape, or its
@@ -68,14 +70,33 @@ func init() {
 					index[k] = n
 					gateWords = append(gateWords, []byte(k))
 				}
-				list[i].kw = append(list[i].kw, n)
+				list[i].kw.add(n)
+				list[i].kwIdx = append(list[i].kwIdx, n)
 			}
 		}
 	}
 	if len(gateWords) > maxGateWords {
 		panic("redact: more than maxGateWords keywords")
 	}
+	for n, w := range gateWords {
+		if len(w) == 1 {
+			singleWords = append(singleWords, n)
+			continue
+		}
+		byFirst[w[0]] = append(byFirst[w[0]], uint8(n))
+		pair := uint16(w[0])<<8 | uint16(w[1])
+		pairs[pair/64] |= 1 << (pair % 64)
+	}
 }
+
+// The keyword index of the one-pass gate: the keywords of two bytes or
+// more by their first byte, the first two bytes of each as a bitset, and
+// the one-byte keywords.
+var (
+	byFirst     [256][]uint8
+	pairs       [1 << 16 / 64]uint64
+	singleWords []int
+)
 
 // fromRules returns a pattern for each distinct shape of rs, in their
 // order: rules sharing a Redact shape (every Anthropic key type, say) share
@@ -130,8 +151,7 @@ func LooksLikeKey(s string) bool {
 
 func matchShape(s string) (Pattern, bool) {
 	var buf [gateBuf]byte
-	var g gate
-	g.lower, g.tokens = appendLower(buf[:0], s)
+	g := newGate(buf[:0], s)
 	for i := range Patterns {
 		if g.open(&Patterns[i]) && Patterns[i].re.MatchString(s) {
 			return Patterns[i], true
@@ -168,7 +188,7 @@ func (pat *Pattern) scrub(v string) string {
 }
 
 const (
-	// maxGateWords bounds the keywords, so a gate's memo fits on the stack.
+	// maxGateWords bounds the keywords, so a gate's word set is two words.
 	maxGateWords = 128
 	// gateBuf is the length up to which a string's lower-case copy is made
 	// on the stack.
@@ -180,14 +200,44 @@ const (
 )
 
 // gate is the cheap test before a pattern's regex runs: whether the text
-// holds one of its keywords, in any letter case. Each keyword is looked
-// for once, on a lower-case copy of the text made once.
+// holds one of its keywords, in any letter case, looked for on a
+// lower-case copy of the text made once. A short text is read once for
+// every keyword; in a long one each keyword is looked for (a vectorised
+// search) when a pattern first asks, at most once.
 type gate struct {
 	lower []byte
 	// tokens reports a run of minSecret token characters in the text.
 	tokens bool
-	seen   [maxGateWords]int8 // 0 not yet looked for, 1 found, -1 absent
+	found  wordSet // keywords in the text (of those looked for)
+	// lazy is set for a long text, whose keywords in looked have been
+	// looked for.
+	lazy   bool
+	looked wordSet
 }
+
+// newGate returns the gate of s, whose lower-case copy goes to buf.
+func newGate(buf []byte, s string) gate {
+	g := gate{}
+	g.lower, g.tokens = appendLower(buf, s)
+	if g.lazy = len(g.lower) > longText; !g.lazy {
+		g.scan()
+	}
+	return g
+}
+
+// longText is the length past which keywords are looked for one by one.
+const longText = 512
+
+// wordSet is a set of indexes in gateWords.
+type wordSet [maxGateWords / 64]uint64
+
+func (w *wordSet) add(n int)           { w[n/64] |= 1 << (n % 64) }
+func (w *wordSet) has(n int) bool      { return w[n/64]&(1<<(n%64)) != 0 }
+func (w *wordSet) any(o *wordSet) bool { return w[0]&o[0] != 0 || w[1]&o[1] != 0 }
+
+// none reports whether no pattern can open: a short text without any
+// keyword.
+func (g *gate) none() bool { return !g.lazy && g.found == wordSet{} }
 
 // open reports whether s holds one of pat's keywords (and, for a rule's
 // shape, a run as long as a secret).
@@ -195,18 +245,51 @@ func (g *gate) open(pat *Pattern) bool {
 	if pat.secretShape() && !g.tokens || pat.needAny != "" && !bytes.ContainsAny(g.lower, pat.needAny) {
 		return false
 	}
-	for _, n := range pat.kw {
-		if g.seen[n] == 0 {
-			g.seen[n] = -1
-			if bytes.Contains(g.lower, gateWords[n]) {
-				g.seen[n] = 1
-			}
-		}
-		if g.seen[n] > 0 {
+	if !g.lazy {
+		return g.found.any(&pat.kw)
+	}
+	for _, n := range pat.kwIdx {
+		if g.holds(n) {
 			return true
 		}
 	}
 	return false
+}
+
+// holds reports whether the text holds keyword n.
+func (g *gate) holds(n int) bool {
+	if g.lazy && !g.looked.has(n) {
+		g.looked.add(n)
+		if bytes.Contains(g.lower, gateWords[n]) {
+			g.found.add(n)
+		}
+	}
+	return g.found.has(n)
+}
+
+// scan finds every keyword in the text, reading it once: at each byte only
+// the keywords starting with it and the next byte are compared.
+func (g *gate) scan() {
+	for _, n := range singleWords {
+		if bytes.IndexByte(g.lower, gateWords[n][0]) >= 0 {
+			g.found.add(n)
+		}
+	}
+	t := g.lower
+	for i := 0; i+1 < len(t); i++ {
+		ws := byFirst[t[i]]
+		if len(ws) == 0 {
+			continue
+		}
+		if pair := uint16(t[i])<<8 | uint16(t[i+1]); pairs[pair/64]&(1<<(pair%64)) == 0 {
+			continue
+		}
+		for _, n := range ws {
+			if bytes.HasPrefix(t[i:], gateWords[n]) {
+				g.found.add(int(n))
+			}
+		}
+	}
 }
 
 // secretShape reports whether pat masks a secret of its own, at least

@@ -52,9 +52,12 @@ type Scrubber struct {
 	// short are the forms shorter than PieceLen (secrets shorter than
 	// that), matched whole, longest first.
 	short [][]byte
-	// grams holds every gramLen-byte substring of every form.
-	grams  map[uint32]struct{}
-	minLen int // the shortest thing that can match
+	// grams holds every gramLen-byte substring of every form; gramBits
+	// is a bitset over their hashes that rejects most others without a
+	// map look-up.
+	grams    map[uint32]struct{}
+	gramBits []uint64
+	minLen   int // the shortest thing that can match
 	// chars holds every byte that occurs in a form: a piece can straddle
 	// a join only between two of them.
 	chars [256]bool
@@ -99,12 +102,15 @@ func NewScrubber(secrets ...Secret) *Scrubber {
 	}
 	s.filter = make([]uint64, 1<<s.fbits/64)
 	s.minLen = PieceLen
+	s.gramBits = make([]uint64, 1<<gramBits/64)
 	for i, f := range s.forms {
 		for _, c := range f {
 			s.chars[c] = true
 		}
 		for j := 0; j+gramLen <= len(f); j++ {
-			s.grams[gram(f[j:])] = struct{}{}
+			g := gram(f[j:])
+			s.grams[g] = struct{}{}
+			s.gramBits[gramSlot(g)/64] |= 1 << (gramSlot(g) % 64)
 		}
 		if len(f) < PieceLen {
 			s.short = append(s.short, f)
@@ -201,6 +207,11 @@ func gram(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
+// gramBits is the size in bits of the grams' bitset, as a power of two.
+const gramBits = 16
+
+func gramSlot(g uint32) uint32 { return g * 0x9e3779b1 >> (32 - gramBits) }
+
 func (s *Scrubber) hash(b []byte) uint64 {
 	var h uint64
 	for _, c := range b {
@@ -237,39 +248,57 @@ func (s *Scrubber) find(v []byte, junction int, fn func(start, end int)) {
 	}
 	var ms []span
 	add := func(a, b int) { ms = append(ms, span{int64(a), int64(b)}) }
-	if len(s.win) > 0 && len(v) >= PieceLen {
-		lo, hi := 0, len(v)-PieceLen+1
+	// Every match lies in a run of bytes that occur in forms (and every
+	// extension stays in one): only runs at least minLen long are looked
+	// at, so ordinary text and JSON framing cost a table look-up a byte.
+	r, stop := 0, len(v)
+	if junction > 0 {
+		r, stop = max(0, junction-PieceLen+1), min(junction, len(v))
+	}
+	for r < stop {
+		for r < stop && !s.chars[v[r]] {
+			r++
+		}
+		if r >= stop {
+			break
+		}
+		end := r + 1
+		for end < len(v) && s.chars[v[end]] {
+			end++
+		}
+		if end-r >= s.minLen {
+			s.findIn(v, r, end, junction, add)
+		}
+		r = end + 1
+	}
+	if len(ms) == 0 {
+		return
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].a < ms[j].a })
+	for _, m := range ms {
+		fn(int(m.a), int(m.b))
+	}
+}
+
+// findIn reports the matches in v[r:end], a run of form bytes, as find
+// does.
+func (s *Scrubber) findIn(v []byte, r, end, junction int, add func(a, b int)) {
+	if len(s.win) > 0 && end-r >= PieceLen {
+		lo, hi := r, end-PieceLen+1
 		if junction > 0 {
-			lo, hi = max(0, junction-PieceLen+1), min(hi, junction)
+			lo, hi = max(lo, junction-PieceLen+1), min(hi, junction)
 		}
-		i := lo
-		var h uint64
-		if i < hi {
-			h = s.hash(v[i : i+PieceLen])
-		}
-		for i < hi {
-			if s.maybe(h) {
-				if a, b, ok := s.extend(v, i, h); ok {
-					add(a, b)
-					if next := max(i+1, b-PieceLen+1); next != i+1 {
-						i = next
-						if i < hi {
-							h = s.hash(v[i : i+PieceLen])
-						}
-						continue
-					}
-				}
-			}
-			if i+1 < hi {
-				h = h*s.base + uint64(v[i+PieceLen]) - uint64(v[i])*s.pow
-			}
-			i++
+		if lo < hi {
+			s.findRun(v, lo, hi, add)
 		}
 	}
 	for _, f := range s.short {
-		from, to := 0, len(v)
+		if len(f) > end-r {
+			continue
+		}
+		from, to := r, end
 		if junction > 0 {
-			from, to = max(0, junction-len(f)+1), min(len(v), junction+len(f)-1)
+			from, to = max(from, junction-len(f)+1), min(to, junction+len(f)-1)
 		}
 		for from+len(f) <= to {
 			j := bytes.Index(v[from:to], f)
@@ -284,12 +313,30 @@ func (s *Scrubber) find(v []byte, junction int, fn func(start, end int)) {
 			from = a + 1
 		}
 	}
-	if len(ms) == 0 {
-		return
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].a < ms[j].a })
-	for _, m := range ms {
-		fn(int(m.a), int(m.b))
+}
+
+// findRun reports the matches of the windows of v starting in [lo, hi),
+// every byte of which is a form byte.
+func (s *Scrubber) findRun(v []byte, lo, hi int, add func(a, b int)) {
+	i := lo
+	h := s.hash(v[i : i+PieceLen])
+	for i < hi {
+		if s.maybe(h) {
+			if a, b, ok := s.extend(v, i, h); ok {
+				add(a, b)
+				if next := max(i+1, b-PieceLen+1); next != i+1 {
+					i = next
+					if i < hi {
+						h = s.hash(v[i : i+PieceLen])
+					}
+					continue
+				}
+			}
+		}
+		if i+1 < hi {
+			h = h*s.base + uint64(v[i+PieceLen]) - uint64(v[i])*s.pow
+		}
+		i++
 	}
 }
 
@@ -325,7 +372,11 @@ func (s *Scrubber) mayBegin(v []byte) bool {
 	if len(v) < gramLen || s.Len() == 0 {
 		return false
 	}
-	_, ok := s.grams[gram(v[len(v)-gramLen:])]
+	g := gram(v[len(v)-gramLen:])
+	if s.gramBits[gramSlot(g)/64]&(1<<(gramSlot(g)%64)) == 0 {
+		return false
+	}
+	_, ok := s.grams[g]
 	return ok
 }
 

@@ -16,7 +16,10 @@ type walker struct {
 	deep  int // containers opened beyond maxDepth, not tracked
 	st    uint8
 	isKey bool
-	key   []byte // the open key's raw bytes, bounded
+	// keyEsc is set when the open string has an escape (its key then
+	// needs decoding).
+	keyEsc bool
+	key    []byte // the open key's raw bytes, bounded
 	// from is where the open string's unreported content starts; esc is
 	// where the escape being read started (escLeft bytes still to come).
 	from, esc int64
@@ -148,9 +151,14 @@ func (w *walker) feed(text []byte, base int64, emit func(fragment)) {
 			}
 			switch c {
 			case '\\':
-				w.esc, w.escLeft = base+int64(i), 5
+				w.esc, w.escLeft, w.keyEsc = base+int64(i), 5, true
 			case '"':
 				w.endString(text, base, base+int64(i), emit)
+			default:
+				// Plain content: on to the next quote or backslash.
+				for i+1 < len(text) && text[i+1] != '"' && text[i+1] != '\\' {
+					i++
+				}
 			}
 			continue
 		}
@@ -159,6 +167,7 @@ func (w *walker) feed(text []byte, base int64, emit func(fragment)) {
 			w.st, w.from = stStr, base+int64(i)+1
 			t := w.top()
 			w.isKey = w.deep == 0 && t != nil && !t.arr && t.expectKey
+			w.keyEsc = false
 			w.key = w.key[:0]
 			if !w.isKey {
 				w.discKey = 0
@@ -217,7 +226,10 @@ func (w *walker) endString(text []byte, base, end int64, emit func(fragment)) {
 		return
 	}
 	t := w.top()
-	k, _, _ := unescapeJSON(nil, nil, w.key, nil, false)
+	k := w.key
+	if w.keyEsc {
+		k, _, _ = unescapeJSON(nil, nil, w.key, nil, false)
+	}
 	t.key = maphash.Bytes(w.seed, k)
 	w.discKey = 0
 	if w.discs && (bytes.Equal(k, []byte("index")) || bytes.HasSuffix(k, []byte("_index"))) {

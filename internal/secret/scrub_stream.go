@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"io"
 	"slices"
+	"sync"
 	"unsafe"
 )
 
@@ -30,6 +31,7 @@ const (
 // carry is the end of the text at one path of a stream, decoded from JSON
 // escapes, and where its bytes came from.
 type carry struct {
+	key  uint64 // its path
 	b    []byte
 	segs []cseg // the origins of b's bytes, oldest first
 	last uint64 // hash of the last value
@@ -61,18 +63,22 @@ func (c *carry) add(b []byte, sg cseg) {
 			sg.a += int64(k)
 		}
 	}
+	if n := len(c.b) + len(b) - carryLen; n > 0 {
+		c.drop(n) // first, so that c.b keeps its buffer
+	}
 	c.b = append(c.b, b...)
 	c.segs = append(c.segs, sg)
-	n := len(c.b) - carryLen
-	if n <= 0 {
-		return
-	}
+}
+
+// drop removes c's first n bytes.
+func (c *carry) drop(n int) {
 	c.b = append(c.b[:0], c.b[n:]...)
 	k := 0
-	for ; n >= c.segs[k].n; k++ {
+	for ; k < len(c.segs) && n >= c.segs[k].n; k++ {
 		n -= c.segs[k].n
 	}
-	if first := &c.segs[k]; n > 0 {
+	if k < len(c.segs) && n > 0 {
+		first := &c.segs[k]
 		first.n -= n
 		if first.at != nil {
 			first.at = first.at[n:]
@@ -110,38 +116,99 @@ func (c *carry) end() int64 {
 type joiner struct {
 	s       *Scrubber
 	seed    maphash.Seed
-	carries map[uint64]*carry
-	list    []*carry // the same, in order
+	carries map[uint64]*carry // nil while there are fewCarries or fewer
+	list    []*carry          // the same, in order
+	free    []*carry          // allocated, not yet used
 	// arena holds the byte-by-byte origins of escaped carry text; it is
 	// emptied when everything before is passed on (reset), as origins are
 	// needed only for what may still be replaced. Without resets (bodies)
 	// each carry owns its own.
 	arena  []span
 	resets bool
-	// scratch
+	*joinScratch
+}
+
+// joinScratch is a joiner's working space, used within one call only.
+type joinScratch struct {
 	v1, comb, l2, tail, prev []byte
 	v1at, combA, l2at        []span
 	spans                    []span
 }
 
 func newJoiner(s *Scrubber) joiner {
-	return joiner{s: s, seed: maphash.MakeSeed(), carries: make(map[uint64]*carry, 16)}
+	return joiner{s: s, seed: maphash.MakeSeed()}
 }
 
-func (j *joiner) carry(key uint64) *carry {
-	c := j.carries[key]
-	if c == nil {
-		if len(j.carries) >= maxCarries {
-			clear(j.carries)
-			clear(j.list)
-			j.list = j.list[:0]
-		}
-		c = &carry{b: make([]byte, 0, carryLen+8)}
-		j.carries[key] = c
-		j.list = append(j.list, c)
+// lookup returns the carry of key, nil when there is none.
+func (j *joiner) lookup(key uint64) *carry {
+	if j.carries != nil {
+		return j.carries[key]
 	}
+	for _, c := range j.list {
+		if c.key == key {
+			return c
+		}
+	}
+	return nil
+}
+
+// carry returns the carry of key, new and empty if there was none.
+func (j *joiner) carry(key uint64) *carry {
+	if c := j.lookup(key); c != nil {
+		return c
+	}
+	if j.carries == nil && len(j.list) >= fewCarries {
+		j.carries = make(map[uint64]*carry, 2*fewCarries)
+		for _, c := range j.list {
+			j.carries[c.key] = c
+		}
+	}
+	if len(j.list) >= maxCarries {
+		clear(j.carries)
+		clear(j.list)
+		j.list = j.list[:0]
+	}
+	c := j.newCarry(key)
+	if j.carries != nil {
+		j.carries[key] = c
+	}
+	j.list = append(j.list, c)
 	return c
 }
+
+// fewCarries is how many carries a joiner looks up without a map.
+const fewCarries = 16
+
+// newCarry returns an empty carry, allocated with its buffers in blocks.
+func (j *joiner) newCarry(key uint64) *carry {
+	if len(j.free) == 0 {
+		// Blocks grow with the paths seen: a few paths cost a few
+		// carries' room.
+		n := min(maxCarryBlock, max(1, len(j.list)/2))
+		blk := make([]carryBlock, n)
+		j.free = make([]*carry, n)
+		for i := range blk {
+			b := &blk[i]
+			b.c.b, b.c.segs = b.buf[:0], b.segs[:0]
+			j.free[i] = &b.c
+		}
+	}
+	c := j.free[len(j.free)-1]
+	j.free = j.free[:len(j.free)-1]
+	c.key = key
+	return c
+}
+
+// carryBlock is a carry with room for its text and two segments (a carry
+// reset after every event holds one, and one more for each value added).
+type carryBlock struct {
+	c    carry
+	buf  [carryLen + 8]byte
+	segs [2]cseg
+}
+
+// maxCarryBlock is the most carries allocated at once.
+const maxCarryBlock = 8
 
 // reset forgets the origins of everything carried: it has all been passed
 // on.
@@ -149,9 +216,12 @@ func (j *joiner) reset() {
 	j.arena = j.arena[:0]
 	for _, c := range j.list {
 		c.hot = false
-		for i := range c.segs {
-			// The bytes still count; their origins, all passed on, not.
-			c.segs[i] = cseg{n: c.segs[i].n, a: passedOn}
+		// The bytes still count; their origins, all passed on, not: one
+		// segment holds them all (so a carry's segments do not pile up
+		// over a stream of short values).
+		c.segs = c.segs[:0]
+		if len(c.b) > 0 {
+			c.segs = append(c.segs, cseg{n: len(c.b), a: passedOn})
 		}
 	}
 }
@@ -302,18 +372,28 @@ func (j *joiner) across(c *carry, raw []byte, rs runs, off int, floor int64, m *
 type Events struct {
 	s     *Scrubber
 	j     joiner
-	w     walker
 	pend  []held
 	m     marks
 	total int64 // offset after the last event seen
 	floor int64 // everything before has been passed on
 	size  int
-	// scratch
+	// scratch, while Event runs
+	*eventScratch
+}
+
+// eventScratch is the working space of one call of Event: nothing in it
+// outlives the call, so streams share it through a pool rather than each
+// growing its own.
+type eventScratch struct {
+	js                  joinScratch
+	w                   walker
 	text, data, flat    []byte
 	tRuns, dRuns, fRuns runs
 	frags               []fragment
 	vw                  view
 }
+
+var eventScratchPool = sync.Pool{New: func() any { return new(eventScratch) }}
 
 type held struct {
 	base int64
@@ -326,7 +406,6 @@ func (s *Scrubber) Events() *Events {
 	if s.Len() > 0 {
 		e.j = newJoiner(s)
 		e.j.resets = true
-		e.w.seed, e.w.discs = e.j.seed, true
 	}
 	return e
 }
@@ -338,6 +417,16 @@ func (e *Events) Event(raw []byte) []byte {
 	if e.s.Len() == 0 {
 		return raw
 	}
+	sc := eventScratchPool.Get().(*eventScratch)
+	e.eventScratch, e.j.joinScratch = sc, &sc.js
+	e.w.seed, e.w.discs = e.j.seed, true
+	out := e.event(raw)
+	e.eventScratch, e.j.joinScratch = nil, nil
+	eventScratchPool.Put(sc)
+	return out
+}
+
+func (e *Events) event(raw []byte) []byte {
 	base := e.total
 	e.total += int64(len(raw))
 	e.lines(raw, base)
@@ -355,10 +444,12 @@ func (e *Events) Event(raw []byte) []byte {
 	// the payloads, JSON or not, reads). JSON framing, which no secret
 	// contains, ends the text.
 	if len(e.flat) > 0 {
-		c := e.j.carry(textPath)
 		if e.s.framed(e.flat) {
-			c.b, c.segs, c.hot, c.steady = c.b[:0], c.segs[:0], false, false
+			if c := e.j.lookup(textPath); c != nil {
+				c.b, c.segs, c.hot, c.steady = c.b[:0], c.segs[:0], false, false
+			}
 		} else {
+			c := e.j.carry(textPath)
 			c.hot = e.j.join(c, e.flat, maphash.Bytes(e.j.seed, e.flat), e.fRuns, 0, e.floor, &e.m)
 		}
 	}
@@ -520,6 +611,7 @@ type bodyReader struct {
 	src     io.Reader
 	json    bool
 	j       joiner
+	js      joinScratch
 	w       walker
 	pend    []byte // not yet passed on; pend[0] is at offset off
 	off     int64
@@ -537,6 +629,7 @@ func newBodyReader(s *Scrubber, r io.Reader, json bool) *bodyReader {
 	b := &bodyReader{s: s, src: r, json: json}
 	if json {
 		b.j = newJoiner(s)
+		b.j.joinScratch = &b.js
 		b.w.seed = b.j.seed
 	}
 	return b
