@@ -126,6 +126,19 @@ func TestTokensOnlyNarrowTheirKey(t *testing.T) {
 		}
 	})
 
+	t.Run("an operator budgets a token user by its namespaced id", func(t *testing.T) {
+		if r := h.do("PUT", "/admin/api/budgets/user/app-server%2Fcarol", `{"daily_usd":0.0005}`, admin...); r.status != 200 {
+			t.Fatalf("put budget: %d %s", r.status, r.body)
+		}
+		r := h.do("POST", "/v1/chat/completions", `{"model":"fast","messages":[]}`, browser(tok)...)
+		if r.errorCode() != "insufficient_quota" {
+			t.Fatalf("a token user over its budget: %d %s", r.status, r.body)
+		}
+		if r := h.do("DELETE", "/admin/api/budgets/user/app-server%2Fcarol", ``, admin...); r.status != 200 && r.status != 204 {
+			t.Fatalf("delete budget: %d %s", r.status, r.body)
+		}
+	})
+
 	t.Run("revoking the key ends its tokens", func(t *testing.T) {
 		if r := h.do("POST", "/admin/api/keys/"+keyID+"/revoke", ``, admin...); r.status != 200 && r.status != 204 {
 			t.Fatalf("revoke: %d %s", r.status, r.body)
