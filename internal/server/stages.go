@@ -35,6 +35,8 @@ type call struct {
 	req     *policy.Request
 	model   string
 	targets []live.Target
+	// estimate is what the request may use, in tokens, before it is sent.
+	estimate ratelimit.Estimate
 	started time.Time
 	// forwarded is set once the request reached the forward stage; result
 	// is what the proxy reports, status what the client was answered.
@@ -90,6 +92,7 @@ func (d Deps) authorize(next stage) stage {
 			return
 		}
 		c.req, c.model = req, safeName(c.snap.Scrub.String(req.Model))
+		c.estimate = ratelimit.Estimate{Input: usage.EstimateInput(req.PromptChars, req.PromptNumbers), Output: req.MaxOutput()}
 		info.model, info.rawModel = c.model, req.Model
 		targets := c.snap.Models[req.Model]
 		if len(targets) == 0 {
@@ -127,14 +130,13 @@ func (d Deps) admit(next stage) stage {
 		if m := c.grant.Minter; m != nil && m.Grant.Plan != nil {
 			holders = append(holders, ratelimit.Holder{Plan: rateLimits(m.Grant.Plan), Subjects: subjects(m.Principal, ""), Slots: slotsOf(m.Principal)})
 		}
-		est := ratelimit.Estimate{Input: usage.EstimateInput(c.req.PromptChars, c.req.PromptNumbers), Output: c.req.MaxOutput()}
-		held, refused, err := ratelimit.Admitter{Limiter: d.Limiter, Slots: d.Slots}.Admit(r.Context(), holders, est, c.started)
+		held, refused, err := ratelimit.Admitter{Limiter: d.Limiter, Slots: d.Slots}.Admit(r.Context(), holders, c.estimate, c.started)
 		switch {
 		case err != nil:
 			d.limiterFailed(w, r, err)
 			return
 		case refused != nil:
-			d.refuseLimit(w, r, refused, est)
+			d.refuseLimit(w, r, refused, c.estimate)
 			return
 		}
 		if held.Requests != nil {
@@ -294,7 +296,7 @@ func (d Deps) forward(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	defer d.Metrics.RequestStarted()()
 	d.Forwarder.Forward(w, r, proxy.Call{Route: c.route, Req: c.req, Targets: c.targets, Snap: c.snap, Info: &c.result,
-		InputEstimate: usage.EstimateInput(c.req.PromptChars, c.req.PromptNumbers)})
+		InputEstimate: c.estimate.Input})
 }
 
 // planName is a grant's plan's name ("" for none).
