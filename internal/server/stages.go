@@ -37,7 +37,7 @@ type call struct {
 	targets []live.Target
 	// estimate is what the request may use, in tokens, before it is sent.
 	estimate ratelimit.Estimate
-	started time.Time
+	started  time.Time
 	// forwarded is set once the request reached the forward stage; result
 	// is what the proxy reports, status what the client was answered.
 	forwarded bool
