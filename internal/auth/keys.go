@@ -161,13 +161,35 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, e
 		return store.Key{}, ErrUnknown
 	}
 	h := k.hash(presented)
-	hx := hex.EncodeToString(h)
 	now := k.now()
+	rec, err := k.lookup(ctx, k.cache, hex.EncodeToString(h), now, func() (store.Key, error) { return k.st.KeyByHash(ctx, h) })
+	if err != nil {
+		return store.Key{}, err
+	}
 	k.mu.Lock()
-	c, ok := k.cache[hx]
+	k.touched[rec.ID] = now
+	k.mu.Unlock()
+	return rec, nil
+}
+
+// Active returns the record of the key with an id while it is active:
+// ErrUnknown, ErrRevoked or ErrExpired otherwise. Lookups are cached for
+// the cache TTL, so a revocation reaches what depends on the key (the
+// browser tokens it minted) within it.
+func (k *Keys) Active(ctx context.Context, id string) (store.Key, error) {
+	return k.lookup(ctx, k.byID, id, k.now(), func() (store.Key, error) { return k.st.KeyByID(ctx, id) })
+}
+
+// lookup returns the record cached in m under name, fetching it when the
+// cache has none younger than the TTL, and refuses a key that is unknown,
+// revoked or expired. err is ErrUnknown, ErrRevoked, ErrExpired or a
+// store failure (not cached).
+func (k *Keys) lookup(ctx context.Context, m map[string]cached, name string, now time.Time, fetch func() (store.Key, error)) (store.Key, error) {
+	k.mu.Lock()
+	c, ok := m[name]
 	k.mu.Unlock()
 	if !ok || now.Sub(c.fetched) >= k.ttl || now.Before(c.fetched) {
-		rec, err := k.st.KeyByHash(ctx, h)
+		rec, err := fetch()
 		if errors.Is(err, store.ErrNotFound) {
 			err = ErrUnknown
 		}
@@ -176,50 +198,10 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, e
 		}
 		c = cached{key: rec, err: err, fetched: now}
 		k.mu.Lock()
-		if len(k.cache) > 100_000 {
-			clear(k.cache) // bound memory against floods of valid-looking keys
+		if len(m) > 100_000 {
+			clear(m) // bound memory against floods of valid-looking keys
 		}
-		k.cache[hx] = c
-		k.mu.Unlock()
-	}
-	if c.err != nil {
-		return store.Key{}, c.err
-	}
-	switch {
-	case !c.key.RevokedAt.IsZero():
-		return store.Key{}, ErrRevoked
-	case !c.key.ExpiresAt.IsZero() && !now.Before(c.key.ExpiresAt):
-		return store.Key{}, ErrExpired
-	}
-	k.mu.Lock()
-	k.touched[c.key.ID] = now
-	k.mu.Unlock()
-	return c.key, nil
-}
-
-// Active returns the record of the key with an id while it is active:
-// ErrUnknown, ErrRevoked or ErrExpired otherwise. Lookups are cached for
-// the cache TTL, so a revocation reaches what depends on the key (the
-// browser tokens it minted) within it.
-func (k *Keys) Active(ctx context.Context, id string) (store.Key, error) {
-	now := k.now()
-	k.mu.Lock()
-	c, ok := k.byID[id]
-	k.mu.Unlock()
-	if !ok || now.Sub(c.fetched) >= k.ttl || now.Before(c.fetched) {
-		rec, err := k.st.KeyByID(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			err = ErrUnknown
-		}
-		if err != nil && !errors.Is(err, ErrUnknown) {
-			return store.Key{}, fmt.Errorf("look up key %s: %w", id, err)
-		}
-		c = cached{key: rec, err: err, fetched: now}
-		k.mu.Lock()
-		if len(k.byID) > 100_000 {
-			clear(k.byID)
-		}
-		k.byID[id] = c
+		m[name] = c
 		k.mu.Unlock()
 	}
 	switch {
