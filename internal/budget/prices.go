@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/keyward/keyward/internal/config"
-	"github.com/keyward/keyward/internal/usage"
+	"github.com/keyward/keyward/internal/provider"
 )
 
 // Price is a model's price in USD per 1M tokens.
@@ -36,7 +36,7 @@ func (p Price) cacheWriteLong() float64 {
 // Cost is the price of a request's tokens, in micro-USD, rounded up (so
 // a stream of tiny requests is never free). A price per 1M tokens is the
 // price of one token in micro-USD.
-func (p Price) Cost(t usage.Tokens) int64 {
+func (p Price) Cost(t provider.Tokens) int64 {
 	return int64(math.Ceil(p.exact(t) - 1e-9))
 }
 
@@ -51,7 +51,7 @@ func (p Price) BoundFor(input, output int64, longCache bool) int64 {
 	return int64(math.Ceil(float64(input)*in + float64(output)*p.Output))
 }
 
-func (p Price) exact(t usage.Tokens) float64 {
+func (p Price) exact(t provider.Tokens) float64 {
 	cached, write := p.CachedInput, p.CacheWrite
 	if cached == 0 {
 		cached = p.Input
@@ -155,7 +155,7 @@ func (p *Prices) Bound(targets []Target, alias string, input, output int64, long
 
 // CostFor is what tokens cost at a target's price; priced is false (and the
 // cost 0) when it has none.
-func (p *Prices) CostFor(pv Pricer, target, alias string, t usage.Tokens) (cost int64, priced bool) {
+func (p *Prices) CostFor(pv Pricer, target, alias string, t provider.Tokens) (cost int64, priced bool) {
 	pr, ok := p.LookupFor(pv, target, alias)
 	if !ok {
 		return 0, false

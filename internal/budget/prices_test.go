@@ -5,7 +5,6 @@ import (
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/provider"
-	"github.com/keyward/keyward/internal/usage"
 )
 
 var _ Pricer = (*provider.Provider)(nil)
@@ -84,13 +83,13 @@ func TestLookupFor(t *testing.T) {
 
 func TestCost(t *testing.T) {
 	p := Price{Input: 3, Output: 15, CachedInput: 0.30, CacheWrite: 3.75}
-	tok := usage.Tokens{Input: 1000, CachedInput: 2000, CacheWrite: 100, Output: 500}
+	tok := provider.Tokens{Input: 1000, CachedInput: 2000, CacheWrite: 100, Output: 500}
 	// 3000 + 600 + 375 + 7500 micro-USD
 	if got := p.Cost(tok); got != 11475 {
 		t.Errorf("Cost = %d", got)
 	}
 	// One-hour cache writes cost twice the input unless priced.
-	if got := p.Cost(usage.Tokens{CacheWrite: 100, CacheWriteLong: 40}); got != 60*3.75+40*6 {
+	if got := p.Cost(provider.Tokens{CacheWrite: 100, CacheWriteLong: 40}); got != 60*3.75+40*6 {
 		t.Errorf("1h cache writes: %d", got)
 	}
 	if b := p.BoundFor(10, 0, true); b != 60 {
@@ -100,14 +99,14 @@ func TestCost(t *testing.T) {
 		t.Errorf("bound without 1h cache: %d", b)
 	}
 	// Unset cache prices fall back to the input price.
-	if got := (Price{Input: 2, Output: 8}).Cost(usage.Tokens{CachedInput: 10, CacheWrite: 10}); got != 40 {
+	if got := (Price{Input: 2, Output: 8}).Cost(provider.Tokens{CachedInput: 10, CacheWrite: 10}); got != 40 {
 		t.Errorf("fallback Cost = %d", got)
 	}
 	small := Price{Input: 0.10}
-	if c, b := small.Cost(usage.Tokens{Input: 3}), small.BoundFor(3, 0, false); c != 1 || b != 1 {
+	if c, b := small.Cost(provider.Tokens{Input: 3}), small.BoundFor(3, 0, false); c != 1 || b != 1 {
 		t.Errorf("0.3 micro-USD: Cost %d, BoundFor %d (want 1: never free)", c, b)
 	}
-	if c := (Price{Input: 0.4}).Cost(usage.Tokens{Input: 10}); c != 4 {
+	if c := (Price{Input: 0.4}).Cost(provider.Tokens{Input: 10}); c != 4 {
 		t.Errorf("an exact cost is not rounded up: %d", c)
 	}
 	for name, pr := range builtinPrices {
@@ -139,10 +138,10 @@ func TestBound(t *testing.T) {
 	if worst, unpriced := p.Bound(targets, "m", 100, 10, false, true); worst != 400 || unpriced != -1 {
 		t.Errorf("unpriced free: %d, %d", worst, unpriced)
 	}
-	if cost, ok := p.CostFor(nil, "cheap", "m", usage.Tokens{Input: 10, Output: 5}); !ok || cost != 20 {
+	if cost, ok := p.CostFor(nil, "cheap", "m", provider.Tokens{Input: 10, Output: 5}); !ok || cost != 20 {
 		t.Errorf("CostFor = %d, %v; want 20", cost, ok)
 	}
-	if _, ok := p.CostFor(nil, "mystery", "m", usage.Tokens{Input: 10}); ok {
+	if _, ok := p.CostFor(nil, "mystery", "m", provider.Tokens{Input: 10}); ok {
 		t.Error("an unpriced model has a cost")
 	}
 }

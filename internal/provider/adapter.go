@@ -10,9 +10,11 @@ import (
 )
 
 // Adapter is what keyward knows of one provider family: the routes it
-// serves, where a route goes, the headers and credential it takes, and
-// where it differs from a remote API (the mock's in-process transport, its
-// models' price). A family is one file and one entry in kinds.
+// serves, where a route goes, the headers and credential it takes, how its
+// answers report usage and errors, and where it differs from a remote API
+// (the mock's in-process transport, its models' price). A family is one
+// file and one entry in kinds; one that speaks the routes' own wire
+// formats embeds native for the reading of answers.
 type Adapter interface {
 	// Serves reports whether the family serves a route.
 	Serves(r Route) bool
@@ -28,6 +30,14 @@ type Adapter interface {
 	// Local is the in-process transport that serves the family, or nil
 	// when it is reached over the network.
 	Local() http.RoundTripper
+	// Usage reads the usage of a complete (non-streamed) answer on a
+	// route; ok is false when it reports none.
+	Usage(r Route, body []byte) (t Tokens, ok bool)
+	// Meter follows an answer streamed on a route: its usage, its text,
+	// its error and terminal events.
+	Meter(r Route) *Meter
+	// Failure reads an error body or an error event's data.
+	Failure(body []byte) UpstreamError
 	// Price is the family's own price of a model in USD per 1M tokens,
 	// for a model neither pricing: nor the embedded table prices; ok is
 	// false when it has none.

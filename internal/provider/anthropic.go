@@ -35,6 +35,7 @@ var (
 // X-Api-Key.
 type anthropic struct {
 	remote
+	native
 	base    *url.URL
 	version string
 	betas   map[string]bool

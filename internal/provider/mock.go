@@ -51,9 +51,12 @@ var mockBaseURL = &url.URL{Scheme: "http", Host: "mock.keyward.invalid", Path: "
 // mockAdapter is the mock family: every route, in-process, and free — its
 // models are priced at zero unless pricing: prices them. Its base URL is
 // fixed; a configured one is ignored.
-type mockAdapter struct{ m *Mock }
+type mockAdapter struct {
+	native
+	m *Mock
+}
 
-func newMock(c config.Provider) (Adapter, error) { return mockAdapter{NewMock(c.Name, c.Mock)}, nil }
+func newMock(c config.Provider) (Adapter, error) { return mockAdapter{m: NewMock(c.Name, c.Mock)}, nil }
 
 func (mockAdapter) Serves(Route) bool { return true }
 

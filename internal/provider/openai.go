@@ -11,6 +11,7 @@ import (
 // URL, a bearer key, and OpenAI's current output-token field.
 type openAI struct {
 	remote
+	native
 	base *url.URL
 }
 

@@ -56,6 +56,16 @@ func (p *Provider) ChatTokenField() string { return p.adapter.ChatTokenField() }
 // comes from the client.
 func (p *Provider) URL(r Route, model string) *url.URL { return p.adapter.URL(r, model) }
 
+// Usage reads the usage of a complete answer on a route; ok is false
+// when it reports none.
+func (p *Provider) Usage(r Route, body []byte) (Tokens, bool) { return p.adapter.Usage(r, body) }
+
+// Meter follows an answer streamed on a route.
+func (p *Provider) Meter(r Route) *Meter { return p.adapter.Meter(r) }
+
+// Failure reads an error body or an error event's data.
+func (p *Provider) Failure(body []byte) UpstreamError { return p.adapter.Failure(body) }
+
 // DefaultPrice is the provider's own price of a model in USD per 1M
 // tokens, consulted after pricing: and the embedded table: the mock's
 // models cost nothing. ok is false when it has none, as for a nil

@@ -1,7 +1,9 @@
 // Package provider knows each upstream API family, one Adapter per family
 // in a file of its own: which routes a kind serves, how its URLs are built,
-// which headers carry its credential and version, and what it prices
-// itself. It also pools keys and cools them down, and holds the built-in
+// which headers carry its credential and version, how its answers report
+// usage (in a body and in a stream) and errors, and what it prices itself.
+// The routes' wire formats are read in openai_wire.go and
+// anthropic_wire.go. It also pools keys and cools them down, and holds the built-in
 // mock provider. No other package tells provider kinds apart.
 package provider
 
@@ -33,18 +35,20 @@ type routeInfo struct {
 	// promptFields hold the prompt text; schemaFields hold schemas (tools,
 	// response formats) whose member names are tokenized too.
 	promptFields, schemaFields []string
+	// dialect reads the route's answers: usage, stream events, errors.
+	dialect dialect
 }
 
 var routes = map[Route]routeInfo{
 	Chat: {"chat", "/chat/completions", apierr.OpenAI, apierr.ChatStream, []string{"max_tokens", "max_completion_tokens"},
-		[]string{"messages", "prompt"}, []string{"tools", "functions", "response_format"}},
+		[]string{"messages", "prompt"}, []string{"tools", "functions", "response_format"}, chatDialect{}},
 	Responses: {"responses", "/responses", apierr.OpenAI, apierr.ResponsesStream, []string{"max_output_tokens"},
-		[]string{"input", "instructions"}, []string{"tools", "text"}},
-	Embeddings: {"embeddings", "/embeddings", apierr.OpenAI, apierr.ChatStream, nil, []string{"input"}, nil},
+		[]string{"input", "instructions"}, []string{"tools", "text"}, responsesDialect{}},
+	Embeddings: {"embeddings", "/embeddings", apierr.OpenAI, apierr.ChatStream, nil, []string{"input"}, nil, embeddingsDialect{}},
 	Messages: {"messages", "/messages", apierr.Anthropic, apierr.MessagesStream, []string{"max_tokens"},
-		[]string{"messages", "system"}, []string{"tools", "output_format", "output_config"}},
+		[]string{"messages", "system"}, []string{"tools", "output_format", "output_config"}, messagesDialect{}},
 	CountTokens: {"count_tokens", "/messages/count_tokens", apierr.Anthropic, apierr.MessagesStream, nil,
-		[]string{"messages", "system"}, []string{"tools", "output_format", "output_config"}},
+		[]string{"messages", "system"}, []string{"tools", "output_format", "output_config"}, countTokensDialect{}},
 }
 
 // String names the route for logs and metrics.

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
+	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 )
@@ -98,56 +98,24 @@ func param(s string, req []byte, scrub *secret.Scrubber) string {
 }
 
 // readFailure reads a non-2xx upstream response (to the request body req)
-// into a failure.
-func readFailure(resp *http.Response, scrub *secret.Scrubber, req []byte, now time.Time) *failure {
+// into a failure, its body read the way the provider p writes errors.
+func readFailure(resp *http.Response, p *provider.Provider, scrub *secret.Scrubber, req []byte, now time.Time) *failure {
 	f := &failure{status: resp.StatusCode, kind: "status", retryAfter: retryAfter(resp.Header, now)}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	f.parseBody(b, scrub, req)
+	f.set(p.Failure(b), scrub, req)
 	return f
 }
 
-// parseBody extracts an error's type, code, param and message from an
-// OpenAI- or Anthropic-shaped body (or an SSE error event's data) that
-// answered the request body req.
-func (f *failure) parseBody(b []byte, scrub *secret.Scrubber, req []byte) {
-	var body struct {
-		Type    any             `json:"type"`
-		Code    any             `json:"code"`
-		Param   any             `json:"param"`
-		Message any             `json:"message"`
-		Error   json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(b, &body) != nil {
-		f.message = truncate(scrub.String(string(b)), 300)
+// set keeps what an upstream error body said that answered the request
+// body req: its type and code only from the closed list, its param only
+// as a path into req, its message scrubbed (for the log alone).
+func (f *failure) set(e provider.UpstreamError, scrub *secret.Scrubber, req []byte) {
+	if e.Raw {
+		f.message = truncate(scrub.String(e.Message), 300)
 		return
 	}
-	var inner struct {
-		Type    any `json:"type"`
-		Code    any `json:"code"`
-		Param   any `json:"param"`
-		Message any `json:"message"`
-	}
-	if len(body.Error) > 0 && json.Unmarshal(body.Error, &inner) == nil {
-		f.errType, f.errCode, f.errParam = str(inner.Type), str(inner.Code), str(inner.Param)
-		f.message = str(inner.Message)
-	} else {
-		f.errType, f.errCode, f.errParam, f.message = str(body.Type), str(body.Code), str(body.Param), str(body.Message)
-		if f.message == "" && len(body.Error) > 0 {
-			f.message = string(body.Error)
-		}
-	}
-	f.errType, f.errCode, f.errParam = ident(f.errType), ident(f.errCode), param(f.errParam, req, scrub)
-	f.message = truncate(scrub.String(f.message), 300)
-}
-
-func str(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	}
-	return ""
+	f.errType, f.errCode, f.errParam = ident(e.Type), ident(e.Code), param(e.Param, req, scrub)
+	f.message = truncate(scrub.String(e.Message), 300)
 }
 
 func truncate(s string, n int) string {

@@ -30,7 +30,6 @@ import (
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
-	"github.com/keyward/keyward/internal/usage"
 )
 
 // maxEventBytes bounds one upstream SSE event.
@@ -52,7 +51,7 @@ type Info struct {
 	Streamed       bool
 	// Usage is what the answered request used, known once Forward returns;
 	// Metered says how it was learned (see the Metered constants).
-	Usage   usage.Tokens
+	Usage   provider.Tokens
 	Metered Metered
 	// Sent is when the answered attempt left for the provider, and
 	// Headers when its response headers came back.
@@ -146,7 +145,7 @@ type attempt struct {
 	fail      *failure
 	committed bool
 	// meter follows a streamed answer, tap keeps a JSON answer's bytes.
-	meter *usage.Meter
+	meter *provider.Meter
 	tap   *bodyTap
 	// streamComplete is set when the stream's terminal event passed.
 	streamComplete bool
@@ -384,7 +383,7 @@ func (f *Forwarder) modifyResponse(resp *http.Response) error {
 		if codingErr != nil {
 			at.fail = &failure{kind: "status", status: resp.StatusCode, retryAfter: retryAfter(resp.Header, f.now()), err: codingErr}
 		} else {
-			at.fail = readFailure(resp, scrub, at.body, f.now())
+			at.fail = readFailure(resp, at.target.Provider, scrub, at.body, f.now())
 		}
 		resp.Body.Close()
 		return errAttemptFailed

@@ -77,20 +77,26 @@ func TestParseFailureBody(t *testing.T) {
 		{"param with a long index", `{"error":{"param":"messages[123456].content"}}`, "", "", "", true, ""},
 	}
 	req := []byte(`{"model":"m","input":"x","messages":[{"role":"user","content":"hi"}]}`)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := &failure{}
-			f.parseBody([]byte(tt.body), scrub, req)
-			if diff := cmp.Diff([]string{tt.typ, tt.code, tt.param}, []string{f.errType, f.errCode, f.errParam}); diff != "" {
-				t.Errorf("identifiers (-want +got):\n%s", diff)
-			}
-			if strings.Contains(f.message, testKey) {
-				t.Errorf("message holds the key: %q", f.message)
-			}
-			if !strings.Contains(f.message, tt.messageHasContent) {
-				t.Errorf("message %q lacks %q", f.message, tt.messageHasContent)
-			}
-		})
+	for _, kind := range []string{config.KindOpenAI, config.KindAnthropic} {
+		p, err := provider.New(config.Provider{Name: "p", Kind: kind}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range tests {
+			t.Run(kind+"/"+tt.name, func(t *testing.T) {
+				f := &failure{}
+				f.set(p.Failure([]byte(tt.body)), scrub, req)
+				if diff := cmp.Diff([]string{tt.typ, tt.code, tt.param}, []string{f.errType, f.errCode, f.errParam}); diff != "" {
+					t.Errorf("identifiers (-want +got):\n%s", diff)
+				}
+				if strings.Contains(f.message, testKey) {
+					t.Errorf("message holds the key: %q", f.message)
+				}
+				if !strings.Contains(f.message, tt.messageHasContent) {
+					t.Errorf("message %q lacks %q", f.message, tt.messageHasContent)
+				}
+			})
+		}
 	}
 }
 
@@ -134,37 +140,14 @@ func TestClientError(t *testing.T) {
 	}
 }
 
-func TestEventClassification(t *testing.T) {
-	ev := func(name, data string) stream.Event { return stream.Event{Name: name, Data: []byte(data)} }
-	tests := []struct {
-		name            string
-		route           provider.Route
-		ev              stream.Event
-		isErr, terminal bool
-	}{
-		{"chat chunk", provider.Chat, ev("", `{"choices":[{"delta":{"content":"an error occurred"}}]}`), false, false},
-		{"chat chunk with error text", provider.Chat, ev("", `{"choices":[{"delta":{"content":"\"error\""}}]}`), false, false},
-		{"chat error", provider.Chat, ev("", `{"error":{"message":"x"}}`), true, false},
-		{"chat null error", provider.Chat, ev("", `{"error":null,"choices":[]}`), false, false},
-		{"chat named error", provider.Chat, ev("error", `{}`), true, false},
-		{"chat done", provider.Chat, ev("", `[DONE]`), false, true},
-		{"responses delta", provider.Responses, ev("response.output_text.delta", `{"type":"response.output_text.delta","delta":"error"}`), false, false},
-		{"responses error", provider.Responses, ev("error", `{"type":"error","code":"x"}`), true, false},
-		{"responses error unnamed", provider.Responses, ev("", `{"type":"error"}`), true, false},
-		{"responses failed", provider.Responses, ev("response.failed", `{"type":"response.failed"}`), true, false},
-		{"responses completed", provider.Responses, ev("response.completed", `{}`), false, true},
-		{"responses incomplete", provider.Responses, ev("", `{"type":"response.incomplete"}`), false, true},
-		{"messages delta", provider.Messages, ev("content_block_delta", `{"type":"content_block_delta"}`), false, false},
-		{"messages error", provider.Messages, ev("error", `{"type":"error"}`), true, false},
-		{"messages stop", provider.Messages, ev("message_stop", `{"type":"message_stop"}`), false, true},
-		{"comment", provider.Messages, stream.Event{Comment: true}, false, false},
-	}
-	for _, tt := range tests {
-		if got := isError(tt.route, tt.ev); got != tt.isErr {
-			t.Errorf("%s: isError = %v", tt.name, got)
-		}
-		if got := isTerminal(tt.route, tt.ev); got != tt.terminal {
-			t.Errorf("%s: isTerminal = %v", tt.name, got)
+// TestCommentIsNeverAnError: a comment line is passed on (scrubbed),
+// never read as the provider's error or its end. The events of each wire
+// format are told apart in internal/provider (TestEventClassification).
+func TestCommentIsNeverAnError(t *testing.T) {
+	for _, r := range []provider.Route{provider.Chat, provider.Responses, provider.Messages} {
+		b := &sseBody{at: &attempt{meter: testProvider(t).Meter(r)}}
+		if b.isError(stream.Event{Comment: true, Data: []byte(`{"type":"error","error":{}}`)}) {
+			t.Errorf("%v: a comment read as an error", r)
 		}
 	}
 }
@@ -357,8 +340,19 @@ func FuzzSSEBody(f *testing.F) {
 				last.Data = bytes.Clone(ev.Data)
 			}
 		}
-		if !isTerminal(route, last) && !bytes.Contains(last.Data, []byte(`"request_id":"req_test"`)) {
+		if !testProvider(t).Meter(route).IsTerminal(last.Name, last.Data) && !bytes.Contains(last.Data, []byte(`"request_id":"req_test"`)) {
 			t.Fatalf("stream ends on %q/%q, neither terminal nor keyward's error", last.Name, last.Data)
 		}
 	})
+}
+
+// testProvider is a provider of the native wire formats, to read answers
+// with.
+func testProvider(t testing.TB) *provider.Provider {
+	t.Helper()
+	p, err := provider.New(config.Provider{Name: "mock", Kind: config.KindMock}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,10 +10,8 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/apierr"
-	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/stream"
-	"github.com/keyward/keyward/internal/usage"
 )
 
 // sseBody passes an upstream event stream on event by event: events are
@@ -43,7 +40,7 @@ type sseBody struct {
 
 func newSSEBody(src io.ReadCloser, at *attempt, log *slog.Logger, idle time.Duration) *sseBody {
 	b := &sseBody{src: src, rd: stream.NewReader(src, maxEventBytes), scrub: at.call.Snap.Scrub.Events(), at: at, log: log, idle: idle}
-	at.meter = usage.NewMeter(at.call.Route)
+	at.meter = at.target.Provider.Meter(at.call.Route)
 	b.strip = at.call.Req != nil && at.call.Req.InjectsUsage()
 	if idle > 0 {
 		b.timer = time.AfterFunc(idle, func() {
@@ -63,10 +60,8 @@ func (b *sseBody) peek() *failure {
 	if err != nil {
 		return &failure{kind: "stream", status: 200, err: b.cause(err)}
 	}
-	if isError(b.at.call.Route, ev) {
-		fl := &failure{kind: "stream", status: 200}
-		fl.parseBody(ev.Data, b.at.call.Snap.Scrub, b.at.body)
-		return fl
+	if b.isError(ev) {
+		return b.failure(ev)
 	}
 	b.accept(ev)
 	return nil
@@ -86,7 +81,7 @@ func (b *sseBody) cause(err error) error {
 }
 
 func (b *sseBody) accept(ev stream.Event) {
-	if isTerminal(b.at.call.Route, ev) {
+	if !ev.Comment && b.at.meter.IsTerminal(ev.Name, ev.Data) {
 		// Nothing may follow the terminal event; stop reading upstream.
 		b.final, b.done = true, true
 		b.at.streamComplete = true
@@ -165,13 +160,11 @@ func (b *sseBody) Read(p []byte) (int, error) {
 func (b *sseBody) fill() {
 	ev, err := b.rd.Next()
 	b.touch()
-	route := b.at.call.Route
 	switch {
-	case err == nil && isError(route, ev):
+	case err == nil && b.isError(ev):
 		// An error event may carry usage (response.failed does).
 		b.at.meter.Event(ev.Name, ev.Data)
-		fl := &failure{kind: "stream", status: 200}
-		fl.parseBody(ev.Data, b.at.call.Snap.Scrub, b.at.body)
+		fl := b.failure(ev)
 		b.log.Warn("upstream stream error", "request_id", b.at.reqID, "provider", b.at.target.Provider.Name,
 			"type", fl.errType, "code", fl.errCode, "message", fl.message)
 		b.end(apierr.UpstreamError, "The provider reported an error during the stream.")
@@ -224,61 +217,15 @@ func (b *sseBody) Close() error {
 	return err
 }
 
-// eventType reads the "type" field of an event's JSON data.
-func eventType(data []byte) string {
-	if !bytes.Contains(data, []byte(`"type"`)) {
-		return ""
-	}
-	var v struct {
-		Type string `json:"type"`
-	}
-	_ = json.Unmarshal(data, &v)
-	return v.Type
+// isError reports whether an event is the provider's report of a
+// failure (a comment never is).
+func (b *sseBody) isError(ev stream.Event) bool {
+	return !ev.Comment && b.at.meter.IsError(ev.Name, ev.Data)
 }
 
-// isError recognises the error events of each stream kind.
-func isError(route provider.Route, ev stream.Event) bool {
-	if ev.Comment {
-		return false
-	}
-	switch route {
-	case provider.Messages:
-		return ev.Name == "error" || ev.Name == "" && eventType(ev.Data) == "error"
-	case provider.Responses:
-		if ev.Name == "error" || ev.Name == "response.failed" {
-			return true
-		}
-		t := eventType(ev.Data)
-		return t == "error" || t == "response.failed"
-	default:
-		if ev.Name == "error" {
-			return true
-		}
-		if !bytes.Contains(ev.Data, []byte(`"error"`)) {
-			return false
-		}
-		var v struct {
-			Error json.RawMessage `json:"error"`
-		}
-		return json.Unmarshal(ev.Data, &v) == nil && len(v.Error) > 0 && !bytes.Equal(v.Error, []byte("null"))
-	}
-}
-
-// isTerminal recognises the event that ends a complete stream.
-func isTerminal(route provider.Route, ev stream.Event) bool {
-	switch route {
-	case provider.Messages:
-		return ev.Name == "message_stop" || ev.Name == "" && eventType(ev.Data) == "message_stop"
-	case provider.Responses:
-		switch ev.Name {
-		case "response.completed", "response.incomplete":
-			return true
-		case "":
-			t := eventType(ev.Data)
-			return t == "response.completed" || t == "response.incomplete"
-		}
-		return false
-	default:
-		return bytes.Equal(bytes.TrimSpace(ev.Data), []byte("[DONE]"))
-	}
+// failure reads an error event into a failed attempt.
+func (b *sseBody) failure(ev stream.Event) *failure {
+	fl := &failure{kind: "stream", status: 200}
+	fl.set(b.at.target.Provider.Failure(ev.Data), b.at.call.Snap.Scrub, b.at.body)
+	return fl
 }

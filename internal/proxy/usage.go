@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/keyward/keyward/internal/provider"
-	"github.com/keyward/keyward/internal/usage"
 )
 
 // Bounds of what a JSON answer's tap keeps: the whole body up to
@@ -50,27 +49,28 @@ func (t *bodyTap) keep(b []byte) {
 	}
 }
 
-// tokens reads the usage of the body seen.
-func (t *bodyTap) tokens(route provider.Route) (usage.Tokens, bool) {
+// tokens reads the usage of the body seen, the way the provider p
+// reports it.
+func (t *bodyTap) tokens(p *provider.Provider, route provider.Route) (provider.Tokens, bool) {
 	if !t.cut {
-		return usage.FromBody(route, t.buf)
+		return p.Usage(route, t.buf)
 	}
 	// A very large answer (embeddings of many inputs): its usage object is
 	// the last one in the body.
 	i := bytes.LastIndex(t.buf, []byte(`"usage"`))
 	if i < 0 {
-		return usage.Tokens{}, false
+		return provider.Tokens{}, false
 	}
 	rest := bytes.TrimLeft(t.buf[i+len(`"usage"`):], " \t\r\n")
 	if len(rest) == 0 || rest[0] != ':' {
-		return usage.Tokens{}, false
+		return provider.Tokens{}, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(rest[1:]))
 	var obj json.RawMessage
 	if dec.Decode(&obj) != nil {
-		return usage.Tokens{}, false
+		return provider.Tokens{}, false
 	}
-	return usage.FromBody(route, append(append([]byte(`{"usage":`), obj...), '}'))
+	return p.Usage(route, append(append([]byte(`{"usage":`), obj...), '}'))
 }
 
 // meter settles what an answered attempt used, once its body is done.
@@ -99,12 +99,12 @@ func (f *Forwarder) meter(at *attempt) {
 		}
 		// Otherwise an error before any output or usage: nothing is charged.
 	case at.tap != nil && at.tap.eof:
-		if t, ok := at.tap.tokens(c.Route); ok {
+		if t, ok := at.tap.tokens(at.target.Provider, c.Route); ok {
 			info.Usage, info.Metered = t, MeteredReported
 			return
 		}
 		// An answer without usage (some compatible APIs): estimate it.
-		t := usage.Tokens{Input: c.InputEstimate}
+		t := provider.Tokens{Input: c.InputEstimate}
 		if len(c.Route.TokenFields()) > 0 {
 			t.Output = (at.tap.size + 3) / 4
 		}
@@ -124,7 +124,7 @@ func (f *Forwarder) meter(at *attempt) {
 // or target is a model that reasons by default and the request did not
 // turn that off), its whole output cap, since hidden reasoning was spent
 // and never streamed.
-func (c *Call) partial(m *usage.Meter, target string) usage.Tokens {
+func (c *Call) partial(m *provider.Meter, target string) provider.Tokens {
 	t := m.Partial(c.InputEstimate)
 	if c.Req != nil && (c.Req.Reasons() || !c.Req.ReasoningOff() && c.Snap.Prices.Reasons(target, c.Req.Model)) {
 		t.Output = max(t.Output, int64(c.Req.OutputTokens)*int64(max(c.Req.Choices, 1)))
@@ -134,11 +134,11 @@ func (c *Call) partial(m *usage.Meter, target string) usage.Tokens {
 
 // worstCase is what a request that was sent but whose answer never came
 // back whole is charged: its input and its whole output cap.
-func (c *Call) worstCase() usage.Tokens {
+func (c *Call) worstCase() provider.Tokens {
 	if c.Req == nil {
-		return usage.Tokens{Input: c.InputEstimate}
+		return provider.Tokens{Input: c.InputEstimate}
 	}
-	return usage.Tokens{Input: c.InputEstimate, Output: int64(c.Req.OutputTokens) * int64(max(c.Req.Choices, 1))}
+	return provider.Tokens{Input: c.InputEstimate, Output: int64(c.Req.OutputTokens) * int64(max(c.Req.Choices, 1))}
 }
 
 // dropNullUsage removes a "usage": null member from a chat chunk (every

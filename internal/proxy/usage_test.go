@@ -78,7 +78,7 @@ func TestBodyTapTail(t *testing.T) {
 	if !tap.eof || !tap.cut || len(tap.buf) > 2*tapTail {
 		t.Fatalf("eof %v cut %v kept %d", tap.eof, tap.cut, len(tap.buf))
 	}
-	got, ok := tap.tokens(provider.Embeddings)
+	got, ok := tap.tokens(testProvider(t), provider.Embeddings)
 	if !ok || got.Input != 4242 {
 		t.Fatalf("tail usage = %+v, %v", got, ok)
 	}

@@ -17,10 +17,10 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/policy"
+	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
-	"github.com/keyward/keyward/internal/usage"
 	"github.com/keyward/keyward/internal/vkey"
 )
 
@@ -46,7 +46,7 @@ type reqInfo struct {
 	route    string
 	rawModel string
 	// usage and cost are what a forwarded request used.
-	usage usage.Tokens
+	usage provider.Tokens
 	cost  int64
 }
 

@@ -44,7 +44,7 @@ type call struct {
 	result    proxy.Info
 	status    int
 	// tokens and cost are what the request used (meter).
-	tokens usage.Tokens
+	tokens provider.Tokens
 	cost   int64
 }
 

@@ -1,3 +1,8 @@
+// Package usage records what a request used — metadata only, written
+// asynchronously in batches, pruned after the retention period — reports
+// it, and estimates a request's tokens before it is sent (for token rate
+// limits and spend reservations). What a provider's answer reports is read
+// by its adapter (internal/provider).
 package usage
 
 import (

@@ -1,7 +1,4 @@
-// Package usage measures what a request used — tokens by kind, from the
-// provider's response or stream — and records it: metadata only, written
-// asynchronously in batches, pruned after the retention period.
-package usage
+package provider
 
 // Tokens counts a request's tokens by how they are billed. Providers
 // report input differently (OpenAI's prompt_tokens include cached tokens,
