@@ -51,7 +51,7 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 				}
 			}
 			fmt.Fprintf(e.stdout, "%s: OK (%d providers, %d models, %d client keys)\n", p, len(cfg.Providers), len(cfg.Models), len(cfg.Clients.Keys))
-			for _, w := range append(priceWarnings(cfg), limitWarnings(cfg)...) {
+			for _, w := range configWarnings(cfg) {
 				fmt.Fprintln(e.stderr, "warning:", w)
 			}
 			return nil
@@ -61,6 +61,23 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 	check.Flags().BoolVar(&noSecrets, "no-secrets", false, "do not resolve env:/file: references")
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// configWarnings are what config check (and serve, at start) warns
+// about: a configuration that loads but will not do what it seems to.
+func configWarnings(cfg config.Config) []string {
+	return append(append(priceWarnings(cfg), limitWarnings(cfg)...), browserWarnings(cfg)...)
+}
+
+// browserWarnings names browser tokens configured without the origins
+// that may use them: every browser call would be refused, and the browser
+// would show only a generic CORS error.
+func browserWarnings(cfg config.Config) []string {
+	bt := cfg.Auth.BrowserTokens
+	if (bt.SigningKey == "" && len(bt.Issuers) == 0) || len(cfg.CORS.AllowedOrigins) > 0 {
+		return nil
+	}
+	return []string{"auth.browser_tokens is configured but cors.allowed_origins is empty: no browser page may call keyward, so every browser token is refused (the browser shows only a CORS error) and none can be minted; add your app's origin, such as http://localhost:3000"}
 }
 
 // limitWarnings names the plans whose tokens-per-minute limit does not

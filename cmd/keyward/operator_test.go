@@ -175,3 +175,32 @@ plans:
 		t.Fatalf("stderr:\n%s", r.stderr)
 	}
 }
+
+// TestConfigCheckWarnsBrowserTokensWithoutOrigins: browser tokens with no
+// cors.allowed_origins can never be used from a page, so config check
+// says so and names the setting; with an origin it is quiet.
+func TestConfigCheckWarnsBrowserTokensWithoutOrigins(t *testing.T) {
+	dir := t.TempDir()
+	base := `providers: [{name: m, kind: mock}]
+models: [{name: fast, targets: [{provider: m, model: mock-1}]}]
+clients: {keys: [env:C]}
+auth:
+  browser_tokens: {signing_key: file:signing.pem}
+`
+	for _, tt := range []struct {
+		name, extra string
+		warn        bool
+	}{
+		{"no origins", "", true},
+		{"with an origin", "cors: {allowed_origins: [\"http://localhost:3000\"]}\n", false},
+	} {
+		cfg := writeFile(t, dir, "k.yaml", base+tt.extra)
+		r := runCLI(t, operatorEnv, "config", "check", "--no-secrets", "--config", cfg)
+		if r.err != nil {
+			t.Fatalf("%s: err = %v", tt.name, r.err)
+		}
+		if got := strings.Contains(r.stderr, "cors.allowed_origins is empty"); got != tt.warn {
+			t.Errorf("%s: warned %v, want %v:\n%s", tt.name, got, tt.warn, r.stderr)
+		}
+	}
+}

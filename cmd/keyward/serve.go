@@ -245,6 +245,9 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	addr := ln.Addr().String()
 	banner(e.stdout, gw.Current(), path, addr)
 	log.Info("keyward listening", "addr", addr, "config", path, "version", versionString())
+	for _, w := range browserWarnings(cfg) {
+		log.Warn(w)
+	}
 
 	stop := make(chan struct{})
 	defer close(stop)

@@ -83,6 +83,21 @@ type Auth struct {
 	DefaultPlan string `yaml:"default_plan"`
 	// FailedPerMinute bounds failed authentications per client IP.
 	FailedPerMinute int `yaml:"failed_per_minute"`
+	// AssertedUsers configures the end users a server key (scope
+	// users:assert) names with X-Keyward-User.
+	AssertedUsers AssertedUsers `yaml:"asserted_users"`
+}
+
+// AssertedUsers configures the end users an app server names on its
+// requests.
+type AssertedUsers struct {
+	// Plan is the plan of a named user the operator assigned none (default:
+	// the key's plan). Either way it only narrows the key's.
+	Plan string `yaml:"plan"`
+	// FromBody also takes the user from the request body when the header is
+	// absent: OpenAI's "user" (chat, responses, embeddings) and Anthropic's
+	// metadata.user_id.
+	FromBody bool `yaml:"from_body"`
 }
 
 // JWTIssuer is one identity provider whose tokens keyward accepts.

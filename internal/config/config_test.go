@@ -300,6 +300,7 @@ store: {driver: mysql}
 auth:
   pepper: literal-pepper
   default_plan: gold
+  asserted_users: {plan: silver}
   failed_per_minute: 0
   jwt:
     - issuer: https://a.example
@@ -329,6 +330,7 @@ cors:
 		`store.driver: must be sqlite, not "mysql"`,
 		"auth.pepper: must be a reference",
 		`auth.default_plan: no plan is named "gold"`,
+		`auth.asserted_users.plan: no plan is named "silver"`,
 		"auth.failed_per_minute",
 		`auth.jwt[0].algorithms[0]: "none" is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, HS384, HS512 (never none: tokens must be signed)`,
 		"auth.jwt[0].algorithms[1]: HMAC algorithms cannot be used with a JWKS",

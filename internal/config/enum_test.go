@@ -109,7 +109,7 @@ func TestEveryStringFieldIsClassified(t *testing.T) {
 		"store.path", "auth.pepper", "auth.admin_keys[]", "auth.jwt[].issuer", "auth.jwt[].audience", "auth.jwt[].jwks_url",
 		"auth.jwt[].secret", "auth.jwt[].user_claim", "auth.jwt[].plan_claim", "auth.jwt[].default_plan",
 		"auth.browser_tokens.signing_key", "auth.browser_tokens.verification_keys[]", "auth.browser_tokens.issuers[].name",
-		"auth.browser_tokens.issuers[].public_key", "auth.browser_tokens.issuers[].plan", "auth.default_plan",
+		"auth.browser_tokens.issuers[].public_key", "auth.browser_tokens.issuers[].plan", "auth.default_plan", "auth.asserted_users.plan",
 		"plans[].name", "plans[].models[]", "cors.allowed_origins[]", "pricing[].model", "metrics.listen", "trusted_proxies[]",
 	}
 	var got []string

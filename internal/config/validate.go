@@ -189,6 +189,7 @@ func (c Config) validateAccess(p *problems) {
 		}
 	}
 	planExists("auth.default_plan", a.DefaultPlan)
+	planExists("auth.asserted_users.plan", a.AssertedUsers.Plan)
 	if a.FailedPerMinute < 1 {
 		p.add("auth.failed_per_minute", "must be at least 1")
 	}

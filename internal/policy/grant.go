@@ -241,11 +241,11 @@ func CheckGrant(cfg config.Config, plan string, scopes []string) error {
 	for _, s := range scopes {
 		kind, val, _ := strings.Cut(s, ":")
 		switch {
-		case s == "tokens:mint":
+		case s == auth.ScopeMint, s == auth.ScopeAssertUsers:
 		case kind == "model" && modelExists(cfg, val):
 		case kind == "route" && slices.Contains(config.RouteNames, val):
 		default:
-			return fmt.Errorf("unknown scope %q (tokens:mint, model:NAME, route:NAME)", s)
+			return fmt.Errorf("unknown scope %q (tokens:mint, users:assert, model:NAME, route:NAME)", s)
 		}
 	}
 	return nil

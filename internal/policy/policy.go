@@ -75,6 +75,9 @@ type Request struct {
 	// (stream_options.include_usage). keyward asks for it on every chat
 	// stream and removes it again when the client did not.
 	ClientUsage bool
+	// EndUser is the end user the body names, if any: OpenAI's "user",
+	// Anthropic's metadata.user_id (a string; "" otherwise).
+	EndUser string
 
 	doc      value
 	hasToken bool
@@ -112,6 +115,14 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 		if r.Stream && !route.CanStream() {
 			return nil, fail(apierr.InvalidRequest, "this route does not stream")
 		}
+	}
+
+	if route == provider.Messages || route == provider.CountTokens {
+		if md, ok := doc.member("metadata"); ok && md.kind == '{' {
+			r.EndUser = md.str("user_id")
+		}
+	} else {
+		r.EndUser = doc.str("user")
 	}
 
 	if route == provider.Chat {

@@ -88,17 +88,8 @@ func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now
 		return nil, r, err
 	}
 	for _, h := range holders {
-		for _, l := range []struct {
-			name  string
-			limit Limit
-		}{{"rpm", PerMinute(h.Plan.RPM)}, {"rpd", PerDay(h.Plan.RPD)}} {
-			if l.limit.Rate <= 0 {
-				continue
-			}
-			dec, err := ad.take(ctx, l.name+":"+h.Plan.Name, l.limit, 1, h.Subjects, now, &ad.requests, &ad.Requests)
-			if err != nil || dec != nil {
-				return refuse(refusal(l.name, h.Plan, dec), err)
-			}
+		if r, err := ad.takeRequests(ctx, h, 1, now); r != nil || err != nil {
+			return refuse(r, err)
 		}
 		if h.Plan.TPM > 0 {
 			if est.Total() > int64(h.Plan.TPM) {
@@ -125,6 +116,40 @@ func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now
 		}
 	}
 	return ad, nil, nil
+}
+
+// Decide takes cost requests from every holder's request limits (per
+// minute and per day) only — no tokens, no slot — for the app's own
+// routes that ask keyward whether a user may go on. The Admission holds
+// what was taken: nothing to settle, but Rollback gives it back (a dry
+// run).
+func (a Admitter) Decide(ctx context.Context, holders []Holder, cost int, now time.Time) (*Admission, *Refusal, error) {
+	ad := &Admission{lim: a.Limiter}
+	for _, h := range holders {
+		if r, err := ad.takeRequests(ctx, h, cost, now); r != nil || err != nil {
+			ad.Rollback(ctx)
+			return nil, r, err
+		}
+	}
+	return ad, nil, nil
+}
+
+// takeRequests takes cost units from a holder's requests per minute and
+// per day, and returns the refusal of the first that has not enough.
+func (ad *Admission) takeRequests(ctx context.Context, h Holder, cost int, now time.Time) (*Refusal, error) {
+	for _, l := range []struct {
+		name  string
+		limit Limit
+	}{{"rpm", PerMinute(h.Plan.RPM)}, {"rpd", PerDay(h.Plan.RPD)}} {
+		if l.limit.Rate <= 0 {
+			continue
+		}
+		dec, err := ad.take(ctx, l.name+":"+h.Plan.Name, l.limit, cost, h.Subjects, now, &ad.requests, &ad.Requests)
+		if err != nil || dec != nil {
+			return refusal(l.name, h.Plan, dec), err
+		}
+	}
+	return nil, nil
 }
 
 func refusal(limit string, p Plan, dec *Decision) *Refusal {

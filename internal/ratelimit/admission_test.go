@@ -96,3 +96,37 @@ func TestAdmit(t *testing.T) {
 		}
 	})
 }
+
+// TestDecide: a decision takes cost requests from every holder's request
+// limits only — no tokens, no slots — and a rollback (a dry run) gives
+// them back.
+func TestDecide(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now() // Rollback gives back at the time it runs
+	user := Holder{Plan: Plan{Name: "free", RPM: 5, RPD: 100, TPM: 10, Concurrency: 1}, Subjects: []string{"user:a"}, Slots: []string{"user:a"}}
+	key := Holder{Plan: Plan{Name: "server", RPM: 8}, Subjects: []string{"key:k"}}
+	lim, slots := NewMemory(), NewMemorySlots()
+	a := Admitter{Limiter: lim, Slots: slots}
+
+	ad, rf, err := a.Decide(ctx, []Holder{user, key}, 3, now)
+	if err != nil || rf != nil {
+		t.Fatalf("refused: %+v %v", rf, err)
+	}
+	if ad.Requests == nil || ad.Requests.Remaining != 2 || slots.Total() != 0 {
+		t.Fatalf("tightest %+v, slots %d", ad.Requests, slots.Total())
+	}
+	dry, _, _ := a.Decide(ctx, []Holder{user, key}, 2, now)
+	dry.Rollback(ctx)
+	ad, rf, err = a.Decide(ctx, []Holder{user, key}, 3, now)
+	if err != nil || rf == nil || rf.Limit != "rpm" || rf.Plan.Name != "free" || ad != nil {
+		t.Fatalf("3 more of the user's 2 left: %+v %+v %v", ad, rf, err)
+	}
+	// The refused decision gave back what it took from the key.
+	dec, _ := lim.Allow(ctx, "rpm:server:key:k", PerMinute(8), 0, now)
+	if dec.Remaining != 5 {
+		t.Fatalf("key requests left %d, want 5", dec.Remaining)
+	}
+	if _, rf, _ := a.Decide(ctx, []Holder{user, key}, 2, now); rf != nil {
+		t.Fatalf("the user's last 2 (the dry run gave its back): %+v", rf)
+	}
+}

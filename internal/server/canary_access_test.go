@@ -57,6 +57,10 @@ models:
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, serverKey, err := h.keys.Create(ctx, auth.CreateOptions{Name: "server", Plan: "all", Scopes: []string{auth.ScopeAssertUsers}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	revokedRec, revoked, _ := h.keys.Create(ctx, auth.CreateOptions{Name: "revoked", Plan: "all"})
 	h.keys.Revoke(ctx, revokedRec.ID, "test")
 	r := h.do("POST", "/v1/tokens", `{"user":"u1","ttl_seconds":120,"origin":"https://app.test"}`, "Authorization", "Bearer "+vk)
@@ -78,7 +82,7 @@ models:
 		return s
 	}
 	userJWT := appJWT(time.Minute)
-	canariesHere := append([]string{pepper, admin, jwtSecret, vk, revoked, minted.Token, userJWT, orphanMinter, orphan.Token,
+	canariesHere := append([]string{pepper, admin, jwtSecret, vk, serverKey, revoked, minted.Token, userJWT, orphanMinter, orphan.Token,
 		strings.Split(signing, "\n")[1]}, canaries...)
 	// Every secret the gateway loads, by any 24-character piece, raw or
 	// encoded (tokens and virtual keys are not loaded; they count whole).
@@ -101,6 +105,14 @@ models:
 		{"admin key", []string{"Authorization", "Bearer " + admin}},
 		{"pepper as key", []string{"Authorization", "", "X-Api-Key", pepper}},
 		{"jwt secret as key", []string{"Authorization", "Bearer " + jwtSecret}},
+		// An app server naming its end user (X-Keyward-User), and everyone
+		// else trying to.
+		{"server key naming a user", []string{"Authorization", "Bearer " + serverKey, auth.UserHeader, "alice"}},
+		{"server key naming a secret as its user", []string{"Authorization", "Bearer " + serverKey, auth.UserHeader, pepper}},
+		{"server key naming a provider key as its user", []string{"Authorization", "Bearer " + serverKey, auth.UserHeader, canaryOpenAI}},
+		{"minting key naming a user", []string{"Authorization", "Bearer " + vk, auth.UserHeader, "alice"}},
+		{"browser token naming a user", []string{"Authorization", "Bearer " + minted.Token, "Origin", "https://app.test", auth.UserHeader, "alice"}},
+		{"app jwt naming a user", []string{"Authorization", "Bearer " + userJWT, auth.UserHeader, "alice"}},
 	}
 	routes := []struct{ method, path, body string }{
 		{"POST", "/v1/chat/completions", `{"model":"ok","messages":[]}`},
@@ -112,6 +124,8 @@ models:
 		{"POST", "/v1/messages/count_tokens", `{"model":"claude-ok","messages":[]}`},
 		{"GET", "/v1/models", ``},
 		{"POST", "/v1/tokens", `{"user":"u","ttl_seconds":60,"origin":"https://app.test"}`},
+		{"POST", "/v1/decisions", `{"cost":1}`},
+		{"POST", "/v1/decisions", `{"cost":1,"dry_run":true}`},
 		{"GET", "/admin/api/keys", ``},
 		{"GET", "/admin/api/audit", ``},
 		{"POST", "/admin/api/keys/key_nope/revoke", ``},

@@ -41,7 +41,11 @@ func (s *server) withCORS(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			fail(w, r, apierr.OriginNotAllowed, "This origin may not call the gateway; add it to cors.allowed_origins.", "")
+			msg := "This origin may not call the gateway; add it to cors.allowed_origins."
+			if len(cfg.AllowedOrigins) == 0 {
+				msg = "Browser access is off: cors.allowed_origins is empty. Add this page's origin (such as http://localhost:3000) to cors.allowed_origins."
+			}
+			fail(w, r, apierr.OriginNotAllowed, msg, "")
 			return
 		}
 		h := w.Header()

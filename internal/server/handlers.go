@@ -242,8 +242,74 @@ func (d Deps) authenticate(next authed) http.Handler {
 		if p.MintedBy != "" {
 			g = g.Narrow(m)
 		}
+		if named, ok := r.Header[auth.UserHeader]; ok {
+			// The app server names its end user: from here on the request
+			// is that user's, within the key's rights.
+			if p, g, ok = d.assertUser(w, r, snap, p, g, named); !ok {
+				return
+			}
+		}
 		next(w, r, caller{who: p, grant: g, ip: ip})
 	})
+}
+
+// assertUser makes a request sent with a users:assert key its end user's:
+// the user's plan (the one assigned to it, else auth.asserted_users.plan,
+// else the key's), limits, spend caps and usage apply, and so does its
+// being disabled — all within the key's own (the key is the request's
+// Minter, as for a browser token: its limits and caps count too). A key
+// owned by a user names users in its owner's namespace. Anyone else naming
+// a user is refused, never ignored. ok is false when the answer was sent.
+func (d Deps) assertUser(w http.ResponseWriter, r *http.Request, snap *live.Snapshot, key auth.Principal, kg policy.Grant, named []string) (auth.Principal, policy.Grant, bool) {
+	if key.Kind != auth.KindVirtualKey || !auth.HasScope(key.Scopes, auth.ScopeAssertUsers) {
+		fail(w, r, apierr.Forbidden, "Only a virtual key with the users:assert scope may name a user ("+auth.UserHeader+").", string(key.Kind))
+		return key, kg, false
+	}
+	if len(named) != 1 || !auth.ValidUserID(named[0]) {
+		fail(w, r, apierr.InvalidRequest, auth.UserHeader+" must be one user id: 1 to 128 letters, digits or . _ @ : + | = -, starting with a letter or digit.", "")
+		return key, kg, false
+	}
+	p, g, err := d.userOf(r.Context(), snap, key, kg, named[0])
+	switch {
+	case errors.Is(err, auth.ErrUserDisabled):
+		fail(w, r, apierr.Forbidden, "This user is disabled.", p.User)
+	case errors.Is(err, errNoPlan):
+		fail(w, r, apierr.Forbidden, "This user's plan is not configured.", "plan "+p.Plan)
+	case err != nil:
+		d.Logger.Error("user lookup failed", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
+		fail(w, r, apierr.Unavailable, "", "store error")
+	default:
+		infoOf(r.Context()).principal = p.ID
+		return p, g, true
+	}
+	return key, kg, false
+}
+
+// errNoPlan is a principal whose plan the configuration does not have.
+var errNoPlan = errors.New("plan not configured")
+
+// userOf is the principal and grant of the user id named by a users:assert
+// key (see assertUser); err is auth.ErrUserDisabled, errNoPlan or a store
+// failure.
+func (d Deps) userOf(ctx context.Context, snap *live.Snapshot, key auth.Principal, kg policy.Grant, id string) (auth.Principal, policy.Grant, error) {
+	user := id
+	if key.User != "" {
+		user = key.User + "/" + id
+	}
+	plan := snap.Config.Auth.AssertedUsers.Plan
+	if plan == "" {
+		plan = key.Plan
+	}
+	p := auth.Principal{Kind: auth.KindAssertedUser, ID: key.ID, User: user, Plan: plan, MintedBy: key.ID}
+	p, err := d.Users.Apply(ctx, p)
+	if err != nil {
+		return p, policy.Grant{}, err
+	}
+	g, ok := policy.GrantFor(&snap.Config, p)
+	if !ok {
+		return p, policy.Grant{}, errNoPlan
+	}
+	return p, g.Narrow(policy.Minter{Principal: key, Grant: kg}), nil
 }
 
 // refuseCredential answers a credential that failed: 401, or 429 once the
@@ -273,7 +339,7 @@ func (d Deps) minter(ctx context.Context, snap *live.Snapshot, id string) (m pol
 	case err != nil:
 		return m, "", err
 	}
-	if !auth.HasScope(rec.Scopes, "tokens:mint") {
+	if !auth.HasScope(rec.Scopes, auth.ScopeMint) {
 		return m, "browser token's minting key may no longer mint", nil
 	}
 	kp := auth.Principal{Kind: auth.KindVirtualKey, ID: "key:" + rec.ID, User: rec.User, Plan: rec.Plan, Scopes: rec.Scopes}

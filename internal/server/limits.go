@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
+	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/ratelimit"
 )
 
@@ -24,9 +27,14 @@ func resetString(d time.Duration) string {
 
 // subjects are what a principal's limits count: the credential, its user
 // (so fresh browser tokens or keys do not reset a user's limits) and, for
-// browser tokens, the client's address.
+// browser tokens, the client's address. An asserted user's credential is
+// the key that named it, counted under the key's own plan (as its Minter),
+// not again under the user's.
 func subjects(p auth.Principal, ip string) []string {
-	out := []string{p.ID}
+	out := []string{own(p)}
+	if out[0] == "" {
+		out = out[:0]
+	}
 	if p.User != "" {
 		out = append(out, "user:"+p.User)
 	}
@@ -39,11 +47,23 @@ func subjects(p auth.Principal, ip string) []string {
 // slotsOf are what a principal's concurrency counts: the credential and
 // its user.
 func slotsOf(p auth.Principal) []string {
-	out := []string{p.ID}
+	out := []string{own(p)}
+	if out[0] == "" {
+		out = out[:0]
+	}
 	if p.User != "" {
 		out = append(out, "user:"+p.User)
 	}
 	return out
+}
+
+// own is the credential a principal's own limits and caps count for: its
+// ID, or "" for an asserted user (its key counts as its Minter).
+func own(p auth.Principal) string {
+	if p.Kind == auth.KindAssertedUser {
+		return ""
+	}
+	return p.ID
 }
 
 // ipSubject is what an address is limited as: itself for IPv4, its /64
@@ -55,6 +75,33 @@ func ipSubject(ip string) string {
 	}
 	p, _ := a.Prefix(64)
 	return p.String()
+}
+
+// holders are whose rate limits a request counts against: the caller's
+// plan for its credential, user and address, and the plan of the key that
+// minted its browser token or named its user, for that key.
+func holders(who auth.Principal, g policy.Grant, ip string) []ratelimit.Holder {
+	var hs []ratelimit.Holder
+	if p := g.Plan; p != nil {
+		hs = append(hs, ratelimit.Holder{Plan: rateLimits(p), Subjects: subjects(who, ip), Slots: slotsOf(who)})
+	}
+	if m := g.Minter; m != nil && m.Grant.Plan != nil {
+		hs = append(hs, ratelimit.Holder{Plan: rateLimits(m.Grant.Plan), Subjects: subjects(m.Principal, ""), Slots: slotsOf(m.Principal)})
+	}
+	return hs
+}
+
+// capsOf are the spend caps a request reserves against: the caller's
+// (its plan's and the operators' budgets on its credential and user) and
+// those of the key that minted its token or named its user.
+func (d Deps) capsOf(ctx context.Context, who auth.Principal, g policy.Grant) ([]budget.Cap, error) {
+	caps, err := d.Budgets.CapsFor(ctx, budget.Spender{Key: own(who), User: who.User, Plan: g.Plan})
+	if m := g.Minter; m != nil && err == nil {
+		var minter []budget.Cap
+		minter, err = d.Budgets.CapsFor(ctx, budget.Spender{Key: m.Principal.ID, User: m.Principal.User, Plan: m.Grant.Plan})
+		caps = append(caps, minter...)
+	}
+	return caps, err
 }
 
 // rateLimits are a plan's rate limits, as admission reads them.

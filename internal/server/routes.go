@@ -32,6 +32,7 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 	mux.Handle("/v1/messages/count_tokens", api(provider.CountTokens))
 	mux.Handle("/v1/models", allow(http.MethodGet, d.authenticate(d.models())))
 	mux.Handle("/v1/tokens", allow(http.MethodPost, d.authenticate(d.mintToken())))
+	mux.Handle("/v1/decisions", allow(http.MethodPost, d.authenticate(d.decide())))
 	ad := admin.Deps{Live: d.Live, Keys: d.Keys, Audit: d.Audit, Users: d.UserStore,
 		Failures: d.Failures, Logger: d.Logger, ClientIP: clientIP, Usage: d.UsageStore, Budgets: d.BudgetStore}
 	mux.Handle("/admin/api/", admin.New(ad))

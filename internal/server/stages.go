@@ -86,6 +86,28 @@ func (d Deps) authorize(next stage) stage {
 			return
 		}
 		req, err := policy.Parse(c.route, body, policy.LimitsFrom(limits))
+		if err == nil && req.EndUser != "" && c.snap.Config.Auth.AssertedUsers.FromBody &&
+			c.who.Kind == auth.KindVirtualKey && auth.HasScope(c.who.Scopes, auth.ScopeAssertUsers) {
+			// The body names the end user (auth.asserted_users.from_body):
+			// the request becomes that user's, checked under its plan.
+			if !auth.ValidUserID(req.EndUser) {
+				fail(w, r, apierr.InvalidRequest, "The user the body names (\"user\" or metadata.user_id) must be 1 to 128 letters, digits or . _ @ : + | = -, starting with a letter or digit.", "")
+				return
+			}
+			var ok bool
+			if c.who, c.grant, ok = d.assertUser(w, r, c.snap, c.who, c.grant, []string{req.EndUser}); !ok {
+				return
+			}
+			if !c.grant.AllowsRoute(c.route.String()) {
+				fail(w, r, apierr.ForbiddenRoute, fmt.Sprintf("This credential may not use %s.", r.URL.Path), "")
+				return
+			}
+			if limits = c.grant.Limits(c.snap.Config.Limits); int64(len(body)) > limits.MaxBodyBytes {
+				fail(w, r, apierr.PayloadTooLarge, fmt.Sprintf("The request body is larger than %d bytes.", limits.MaxBodyBytes), strconv.Itoa(len(body)))
+				return
+			}
+			req, err = policy.Parse(c.route, body, policy.LimitsFrom(limits))
+		}
 		if err != nil {
 			pe := err.(*policy.Error)
 			fail(w, r, pe.Code, pe.Message, "")
@@ -123,14 +145,7 @@ func (d Deps) authorize(next stage) stage {
 // later stage refused the request.
 func (d Deps) admit(next stage) stage {
 	return func(w http.ResponseWriter, r *http.Request, c *call) {
-		var holders []ratelimit.Holder
-		if p := c.grant.Plan; p != nil {
-			holders = append(holders, ratelimit.Holder{Plan: rateLimits(p), Subjects: subjects(c.who, c.ip), Slots: slotsOf(c.who)})
-		}
-		if m := c.grant.Minter; m != nil && m.Grant.Plan != nil {
-			holders = append(holders, ratelimit.Holder{Plan: rateLimits(m.Grant.Plan), Subjects: subjects(m.Principal, ""), Slots: slotsOf(m.Principal)})
-		}
-		held, refused, err := ratelimit.Admitter{Limiter: d.Limiter, Slots: d.Slots}.Admit(r.Context(), holders, c.estimate, c.started)
+		held, refused, err := ratelimit.Admitter{Limiter: d.Limiter, Slots: d.Slots}.Admit(r.Context(), holders(c.who, c.grant, c.ip), c.estimate, c.started)
 		switch {
 		case err != nil:
 			d.limiterFailed(w, r, err)
@@ -165,12 +180,7 @@ func (d Deps) admit(next stage) stage {
 // real cost, or is released when nothing was charged.
 func (d Deps) reserve(next stage) stage {
 	return func(w http.ResponseWriter, r *http.Request, c *call) {
-		caps, err := d.Budgets.CapsFor(r.Context(), budget.Spender{Key: c.who.ID, User: c.who.User, Plan: c.grant.Plan})
-		if m := c.grant.Minter; m != nil && err == nil {
-			var minter []budget.Cap
-			minter, err = d.Budgets.CapsFor(r.Context(), budget.Spender{Key: m.Principal.ID, User: m.Principal.User, Plan: m.Grant.Plan})
-			caps = append(caps, minter...)
-		}
+		caps, err := d.capsOf(r.Context(), c.who, c.grant)
 		if err != nil {
 			d.limiterFailed(w, r, err)
 			return

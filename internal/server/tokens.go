@@ -56,7 +56,7 @@ func (d Deps) mintToken() authed {
 	return func(w http.ResponseWriter, r *http.Request, c caller) {
 		snap := infoOf(r.Context()).snap
 		p := c.who
-		if p.Kind != auth.KindVirtualKey || !auth.HasScope(p.Scopes, "tokens:mint") {
+		if p.Kind != auth.KindVirtualKey || !auth.HasScope(p.Scopes, auth.ScopeMint) {
 			fail(w, r, apierr.Forbidden, "Browser tokens are minted with a virtual key that has the tokens:mint scope.", string(p.Kind))
 			return
 		}
@@ -86,7 +86,12 @@ func (d Deps) mintToken() authed {
 		case !config.ValidOrigin(req.Origin) || strings.HasSuffix(req.Origin, "/"):
 			fail(w, r, apierr.InvalidRequest, "\"origin\" must be an origin such as https://app.example.com.", "")
 			return
-		case len(snap.Config.CORS.AllowedOrigins) > 0 && !slices.Contains(snap.Config.CORS.AllowedOrigins, req.Origin):
+		case len(snap.Config.CORS.AllowedOrigins) == 0:
+			// A token no page may use: say so now, not as a CORS error in
+			// the browser later.
+			fail(w, r, apierr.OriginNotAllowed, "Browser access is off: cors.allowed_origins is empty, so no page could use this token. Add the app's origin to cors.allowed_origins.", "")
+			return
+		case !slices.Contains(snap.Config.CORS.AllowedOrigins, req.Origin):
 			fail(w, r, apierr.OriginNotAllowed, "\"origin\" is not in cors.allowed_origins.", "")
 			return
 		case req.MaxOutputTokens < 0:
