@@ -82,7 +82,7 @@ the provider keys live only inside it and never come back out.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serveCmd(e), configCmd(e), keysCmd(e), usersCmd(e), scanCmd(e), auditCmd(e), versionCmd(e))
+	root.AddCommand(serveCmd(e), initCmd(e), configCmd(e), keysCmd(e), usersCmd(e), scanCmd(e), auditCmd(e), versionCmd(e))
 	root.AddCommand(usageCmd(e), budgetsCmd(e))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && cmd != nil && isCobraUsage(err) {
