@@ -125,7 +125,9 @@ func runLive(t *testing.T, args ...string) runResult {
 	return runResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
 
-func env0() env { return env{getenv: func(string) string { return "" }, stdout: os.Stdout, stderr: os.Stderr} }
+func env0() env {
+	return env{getenv: func(string) string { return "" }, stdout: os.Stdout, stderr: os.Stderr}
+}
 
 // TestInitProviders: every --provider writes a configuration that loads;
 // without --env-file no key is created and the way to create them is said.
