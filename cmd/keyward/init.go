@@ -27,6 +27,10 @@ import (
 type starterProvider struct {
 	Kind, BaseURL, KeyEnv string
 	Fast, Smart           string
+	// StandIn gives the mock a generated key of its own, so a demo's
+	// requests carry a provider key the way a real provider's do (and a
+	// leak test has one to look for).
+	StandIn bool
 	// Note is shown after init: where the provider's key must be.
 	Note string
 }
@@ -39,7 +43,7 @@ var starterProviders = map[string]starterProvider{
 	// kind exists.
 	"gemini": {Kind: config.KindOpenAICompatible, BaseURL: "https://generativelanguage.googleapis.com/v1beta/openai",
 		KeyEnv: "GEMINI_API_KEY", Fast: "gemini-2.5-flash", Smart: "gemini-2.5-pro"},
-	"mock": {Kind: config.KindMock, Fast: "mock-fast", Smart: "mock-smart",
+	"mock": {Kind: config.KindMock, Fast: "mock-fast", Smart: "mock-smart", StandIn: true,
 		Note: "The mock provider answers in-process, for free: switch --provider when you are ready."},
 }
 
@@ -57,6 +61,9 @@ providers:
 {{- end}}
 {{- if .P.KeyEnv}}
     keys: [env:{{.P.KeyEnv}}]   # the provider key lives only in keyward's environment
+{{- end}}
+{{- if .P.StandIn}}
+    keys: [file:.keyward/provider-key]   # a stand-in: the mock takes a key the way a real provider does
 {{- end}}
 models:
   - {name: fast, targets: [{provider: {{.Name}}, model: {{.P.Fast}}}]}
@@ -143,6 +150,14 @@ file. Running init again keeps every file and key it finds.`,
 	return cmd
 }
 
+// initFile is a file init writes unless it is there.
+type initFile struct {
+	path string
+	make func() ([]byte, error)
+	mode fs.FileMode
+	what string
+}
+
 // starter is one run of keyward init.
 type starter struct {
 	e       env
@@ -167,15 +182,13 @@ func (s starter) run(c *cobra.Command, envFile string) error {
 	if err := starterConfig.Execute(&cfg, map[string]any{"Listen": s.listen, "Name": s.name, "P": s.p, "Origins": s.origins}); err != nil {
 		return err
 	}
-	steps := []struct {
-		path string
-		make func() ([]byte, error)
-		mode fs.FileMode
-		what string
-	}{
+	steps := []initFile{
 		{cfgPath, func() ([]byte, error) { return cfg.Bytes(), nil }, 0o644, "the configuration"},
 		{filepath.Join(s.dir, ".keyward", "pepper"), newPepper, 0o600, "the pepper virtual keys are hashed under (secret)"},
 		{filepath.Join(s.dir, ".keyward", "signing.pem"), newSigningKey, 0o600, "the Ed25519 key browser tokens are signed with (secret)"},
+	}
+	if s.p.StandIn {
+		steps = append(steps, initFile{filepath.Join(s.dir, ".keyward", "provider-key"), newStandInKey, 0o600, "the mock provider's stand-in key (secret)"})
 	}
 	for _, st := range steps {
 		wrote, err := writeNew(st.path, st.mode, st.make)
@@ -303,6 +316,15 @@ func newPepper() ([]byte, error) {
 		return nil, err
 	}
 	return []byte(hex.EncodeToString(b) + "\n"), nil
+}
+
+// newStandInKey is a random key for the mock provider.
+func newStandInKey() ([]byte, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return []byte("mock-" + hex.EncodeToString(b) + "\n"), nil
 }
 
 // newSigningKey is a new Ed25519 private key, PKCS#8 PEM.
