@@ -52,6 +52,9 @@ type appCtx struct {
 	// client maps modules that end up in the browser to the chain of
 	// modules that brought them there, starting at a client entry.
 	client map[string][]string
+	// env holds the values the app's env files give each variable, read
+	// when first needed (envValues).
+	env map[string][]string
 }
 
 func (a *auditor) auditApp(app *App) error {
@@ -241,10 +244,19 @@ func (a *auditor) checkClientProviderAccess(c *appCtx) {
 				continue // import { type X } from "openai": erased by the compiler
 			}
 			if pkg := providerPackage(im.Spec); pkg != "" {
+				// keyward's browser pattern: a client pointed at a gateway,
+				// holding a short-lived token, not a key.
+				ok, why := a.sdkViaGateway(c, m, pkg)
+				if ok {
+					continue
+				}
+				msg := fmt.Sprintf("imports the provider SDK %s in browser code (%s): the call, and the key it needs, run in the browser", pkg, how)
+				if why != "" {
+					msg = fmt.Sprintf("imports the provider SDK %s in browser code (%s): its client calls a gateway, but %s", pkg, how, why)
+				}
 				at := m.posOf(im.Spec)
 				a.add(Finding{CheckID: CheckClientProviderAccess, Severity: High, Path: m.Path, Line: at.Line, Column: at.Col, App: c.Rel,
-					Subject: "import:" + pkg,
-					Message: fmt.Sprintf("imports the provider SDK %s in browser code (%s): the call, and the key it needs, run in the browser", pkg, how)})
+					Subject: "import:" + pkg, Message: msg})
 			}
 		}
 		creds := sendsCredentials(m.facts)
@@ -296,14 +308,22 @@ func sendsCredentials(f facts) bool {
 	return false
 }
 
-// checkDangerouslyAllow (check 5): dangerouslyAllowBrowser: true anywhere.
+// checkDangerouslyAllow (check 5): dangerouslyAllowBrowser: true anywhere,
+// except in keyward's browser pattern: a base URL that is not a provider's
+// and no key in the options.
 func (a *auditor) checkDangerouslyAllow(c *appCtx) {
 	for _, m := range c.sortedModules() {
+		_, browser := c.client[m.Path]
 		for _, al := range m.Allow {
 			f := Finding{CheckID: CheckDangerouslyAllow, Severity: High, Path: m.Path, Line: al.Line, Column: al.Col, App: c.Rel,
 				Subject: "dangerouslyAllowBrowser",
 				Message: "dangerouslyAllowBrowser: true lets the SDK run in the browser, where its API key is readable by anyone"}
-			if al.CustomBase {
+			switch v, why := a.judge(c, al.clientOpts, browser); v {
+			case viaGateway:
+				continue
+			case holdsKey:
+				f.Message = "dangerouslyAllowBrowser: true with a custom baseURL, but " + why + ": a key in the browser is readable by anyone, whatever the baseURL"
+			case unseen:
 				f.Severity = Low
 				f.Message = "dangerouslyAllowBrowser: true with a custom baseURL: safe only if the apiKey is a short-lived, origin-bound token (a keyward browser token), never a provider or long-lived key"
 			}

@@ -191,12 +191,31 @@ func TestCheckDangerouslyAllowBrowser(t *testing.T) {
 		{name: "provider key in the browser", files: map[string]string{
 			"lib/ai.ts": "import OpenAI from 'openai';\nexport const ai = new OpenAI({\n  apiKey: 'x',\n  dangerouslyAllowBrowser: true,\n});\n",
 		}, want: []hit{{"lib/ai.ts", 4, High, "dangerouslyAllowBrowser"}}},
+		// keyward's browser pattern: a gateway base URL and a token
+		// fetched at run time.
 		{name: "keyward browser token", files: map[string]string{
 			"lib/ai.ts": "import OpenAI from 'openai';\nexport const ai = (token: string) => new OpenAI({ baseURL: 'https://ai.example.com/v1', apiKey: token, dangerouslyAllowBrowser: true });\n",
-		}, want: []hit{{"lib/ai.ts", 2, Low, "dangerouslyAllowBrowser"}}},
+			"app/chat.tsx": "'use client';\nimport Anthropic from '@anthropic-ai/sdk';\nexport async function ask(url: string) {\n" +
+				"  const { token } = await (await fetch('/api/keyward/token', { method: 'POST' })).json();\n" +
+				"  return new Anthropic({ baseURL: url, authToken: token, dangerouslyAllowBrowser: true });\n}\n",
+		}},
 		{name: "provider baseURL is not a gateway", files: map[string]string{
 			"lib/ai.js": "export const o = { baseURL: 'https://api.groq.com/openai/v1', dangerouslyAllowBrowser: true };\n",
 		}, want: []hit{{"lib/ai.js", 1, High, "dangerouslyAllowBrowser"}}},
+		// A key in the bundle is a leak whatever the baseURL; in server
+		// code a server env variable is not in any bundle.
+		{name: "gateway baseURL with a key", files: map[string]string{
+			"app/chat.tsx": "'use client';\nimport OpenAI from 'openai';\nexport const ai = () => new OpenAI({\n  baseURL: '/api/keyward/v1',\n" +
+				"  apiKey: process.env.NEXT_PUBLIC_OPENAI_API_KEY,\n  dangerouslyAllowBrowser: true,\n});\n",
+			"app/other.tsx": "'use client';\nexport const o = { baseURL: '/v1', apiKey: process.env.KEYWARD_TOKEN, dangerouslyAllowBrowser: true };\n",
+			"lib/server.ts": "import 'server-only';\nexport const o = { baseURL: process.env.KEYWARD_URL + '/v1', apiKey: process.env.KEYWARD_SERVER_KEY, dangerouslyAllowBrowser: true };\n" +
+				"export const p = { baseURL: process.env.KEYWARD_URL, apiKey: process.env.NEXT_PUBLIC_KEYWARD_KEY, dangerouslyAllowBrowser: true };\n",
+		}, want: []hit{{"app/chat.tsx", 6, High, "dangerouslyAllowBrowser"}, {"app/other.tsx", 2, High, "dangerouslyAllowBrowser"},
+			{"lib/server.ts", 3, High, "dangerouslyAllowBrowser"}}},
+		// Options partly out of sight: the token may be a key.
+		{name: "gateway baseURL, options spread from elsewhere", files: map[string]string{
+			"lib/ai.ts": "export const o = (rest: object) => ({ ...rest, baseURL: '/v1', dangerouslyAllowBrowser: true });\n",
+		}, want: []hit{{"lib/ai.ts", 1, Low, "dangerouslyAllowBrowser"}}},
 		{name: "false, or only in a comment or string", files: map[string]string{
 			"lib/ai.ts": "// dangerouslyAllowBrowser: true\nexport const o = { dangerouslyAllowBrowser: false, doc: 'dangerouslyAllowBrowser: true' };\n",
 		}},

@@ -43,6 +43,14 @@ func prepareFixture(t *testing.T, name string) string {
 		git(t, dir, "init", "-q")
 		git(t, dir, "add", ".")
 		git(t, dir, "commit", "-q", "-m", "init")
+	case "keyward-sdk":
+		needGit(t)
+		writeTree(t, dir, map[string]string{
+			".env.local": "KEYWARD_URL=http://127.0.0.1:8787\nKEYWARD_SERVER_KEY=" + fakeChars(5, alnum, 40) + "\nKEYWARD_MINT_KEY=" + fakeChars(6, alnum, 40) + "\n",
+		})
+		git(t, dir, "init", "-q")
+		git(t, dir, "add", ".")
+		git(t, dir, "commit", "-q", "-m", "init")
 	case "monorepo":
 		needGit(t)
 		writeTree(t, dir, map[string]string{".gitignore": "node_modules/\n.next/\n.env*\n"})
@@ -59,13 +67,17 @@ func TestFixtures(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		// checks every check the fixture must trigger; none for the
-		// secure app.
+		// secure apps.
 		checks []string
 	}{
 		{name: "vulnerable", checks: []string{CheckPublicEnvSecret, CheckNextConfigEnv, CheckEnvFileInGit, CheckClientProviderAccess,
 			CheckDangerouslyAllow, CheckMissingServerOnly, CheckSecretToClient, CheckUnprotectedRoute, CheckEnvFileInDeployment,
 			CheckVulnerableNext, CheckBuildOutputSecret}},
 		{name: "secure"},
+		// keyward's browser pattern (SDK clients in client components
+		// pointed at keyward with a browser token) and a Server Action
+		// calling keyward with the server key.
+		{name: "keyward-sdk"},
 		{name: "pages-router", checks: []string{CheckClientProviderAccess, CheckPublicEnvSecret, CheckUnprotectedRoute, CheckVulnerableNext}},
 		{name: "monorepo", checks: []string{CheckClientProviderAccess, CheckMissingServerOnly}},
 	} {

@@ -36,10 +36,10 @@ type propSecret struct {
 
 // allowBrowser is a dangerouslyAllowBrowser: true.
 type allowBrowser struct {
-	// CustomBase is set when the same object literal sets a baseURL that
-	// is not a provider host: a gateway such as keyward, whose browser
-	// tokens are meant for this.
-	CustomBase bool
+	// clientOpts is what the object literal holding it says: its base
+	// URL and credentials. A base URL that is not a provider host is a
+	// gateway such as keyward, whose browser tokens are meant for this.
+	clientOpts
 	pos
 }
 
@@ -70,6 +70,9 @@ type facts struct {
 	Gates []gate
 	// Matcher is a middleware's config.matcher.
 	Matcher middlewareMatcher
+	// SDKs are the clients the module makes with the provider SDKs it
+	// imports, by package (for the packages sdkAPIFor knows).
+	SDKs map[string]*sdkUse
 }
 
 // Module is one source file of an app.
@@ -180,37 +183,14 @@ func scanFacts(toks []token, at func(int) pos) facts {
 		TypeOnly: map[string]bool{}, ValueImports: map[string]bool{}}
 	f.Gates = scanGates(toks, at)
 	f.Matcher = scanMatcher(toks)
-	tok := func(i int) token {
-		if i < 0 || i >= len(toks) {
-			return token{}
-		}
-		return toks[i]
-	}
+	tok := func(i int) token { return tokAt(toks, i) }
 	// aliases maps local names to the env variable they were assigned
 	// from: const key = process.env.OPENAI_API_KEY.
 	aliases := map[string]string{}
-
-	// envAt reports the env variable read at toks[i], and the index after
-	// the read.
-	envAt := func(i int) (string, int) {
-		var j int
-		switch {
-		case tok(i).is(tokIdent, "process") && tok(i+1).is(tokPunct, ".") && tok(i+2).is(tokIdent, "env"):
-			j = i + 3
-		case tok(i).is(tokIdent, "import") && tok(i+1).is(tokPunct, ".") && tok(i+2).is(tokIdent, "meta") &&
-			tok(i+3).is(tokPunct, ".") && tok(i+4).is(tokIdent, "env"):
-			j = i + 5
-		default:
-			return "", i
-		}
-		switch {
-		case (tok(j).is(tokPunct, ".") || tok(j).is(tokPunct, "?.")) && tok(j+1).Kind == tokIdent:
-			return tok(j + 1).Text, j + 2
-		case tok(j).is(tokPunct, "[") && tok(j+1).Kind == tokString && tok(j+2).is(tokPunct, "]"):
-			return tok(j + 1).Text, j + 3
-		}
-		return "", j
-	}
+	envAt := func(i int) (string, int) { return envReadAt(toks, i) }
+	// allowOpen are the object literals holding dangerouslyAllowBrowser:
+	// true (-1 when it is not in one), read once aliases are complete.
+	var allowOpen []int
 	// secretIn returns the secret env variables read (directly or through
 	// an alias) in toks[from:to].
 	secretIn := func(from, to int) []string {
@@ -334,8 +314,8 @@ func scanFacts(toks []token, at func(int) pos) facts {
 		// dangerouslyAllowBrowser: true
 		if (t.Kind == tokIdent || t.Kind == tokString) && t.Text == "dangerouslyAllowBrowser" &&
 			tok(i+1).is(tokPunct, ":") && (tok(i+2).is(tokIdent, "true") || tok(i+2).is(tokPunct, "!") && tok(i+3).is(tokNumber, "0")) {
-			a := allowBrowser{pos: at(t.Off)}
-			// Look for baseURL in the enclosing object literal.
+			f.Allow = append(f.Allow, allowBrowser{pos: at(t.Off)})
+			// The enclosing object literal says where the client goes.
 			depth := 0
 			open := -1
 			for k := i - 1; k >= 0; k-- {
@@ -350,21 +330,10 @@ func scanFacts(toks []token, at func(int) pos) facts {
 					depth--
 				}
 			}
-			if open >= 0 && toks[open].Text == "{" {
-				for _, p := range objectProps(toks, open, closingBracket(toks, open)) {
-					if p.Name != "baseURL" && p.Name != "baseUrl" {
-						continue
-					}
-					custom := true
-					for k := p.From; k < p.To; k++ {
-						if (toks[k].Kind == tokString || toks[k].Kind == tokTemplate) && providerHost(toks[k].Text) != "" {
-							custom = false
-						}
-					}
-					a.CustomBase = custom
-				}
+			if open >= 0 && toks[open].Text != "{" {
+				open = -1
 			}
-			f.Allow = append(f.Allow, a)
+			allowOpen = append(allowOpen, open)
 		}
 
 		// JSX: jsx(Component, { prop: value }) and createElement.
@@ -405,7 +374,47 @@ func scanFacts(toks []token, at func(int) pos) facts {
 			}
 		}
 	}
+	sc := newSDKScan(toks, aliases)
+	for k, open := range allowOpen {
+		if open >= 0 {
+			f.Allow[k].clientOpts = sc.options(open, allowBrowserBase)
+		}
+	}
+	f.SDKs = sc.uses()
 	return f
+}
+
+// tokAt returns toks[i], or the zero token when i is out of range.
+func tokAt(toks []token, i int) token {
+	if i < 0 || i >= len(toks) {
+		return token{}
+	}
+	return toks[i]
+}
+
+// envReadAt reports the env variable read at toks[i] (process.env.NAME,
+// process.env["NAME"], import.meta.env.NAME), and the index after the
+// read. A read with a computed name returns "" and the index after
+// "process.env".
+func envReadAt(toks []token, i int) (string, int) {
+	tok := func(i int) token { return tokAt(toks, i) }
+	var j int
+	switch {
+	case tok(i).is(tokIdent, "process") && tok(i+1).is(tokPunct, ".") && tok(i+2).is(tokIdent, "env"):
+		j = i + 3
+	case tok(i).is(tokIdent, "import") && tok(i+1).is(tokPunct, ".") && tok(i+2).is(tokIdent, "meta") &&
+		tok(i+3).is(tokPunct, ".") && tok(i+4).is(tokIdent, "env"):
+		j = i + 5
+	default:
+		return "", i
+	}
+	switch {
+	case (tok(j).is(tokPunct, ".") || tok(j).is(tokPunct, "?.")) && tok(j+1).Kind == tokIdent:
+		return tok(j + 1).Text, j + 2
+	case tok(j).is(tokPunct, "[") && tok(j+1).Kind == tokString && tok(j+2).is(tokPunct, "]"):
+		return tok(j + 1).Text, j + 3
+	}
+	return "", j
 }
 
 // closingBracket returns the index of the bracket closing the one at
@@ -443,11 +452,23 @@ type objProp struct {
 // top-level properties. Spreads and computed keys are skipped.
 func objectProps(toks []token, open, close int) []objProp {
 	var out []objProp
+	for _, r := range objectItems(toks, open, close) {
+		if p, ok := itemProp(toks, r); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// objectItems splits the inside of the brackets toks[open:close] (an
+// object literal, a destructuring pattern, an import clause) into its
+// comma-separated items. An item is never empty.
+func objectItems(toks []token, open, close int) []tokRange {
+	var out []tokRange
 	k := open + 1
 	for k < close && k < len(toks) {
-		start := k
 		end := k
-		for end < close {
+		for end < close && end < len(toks) {
 			t := toks[end]
 			if t.Kind == tokPunct && (t.Text == "(" || t.Text == "[" || t.Text == "{") {
 				end = closingBracket(toks, end) + 1
@@ -458,16 +479,25 @@ func objectProps(toks []token, open, close int) []objProp {
 			}
 			end++
 		}
-		t := toks[start]
-		switch {
-		case (t.Kind == tokIdent || t.Kind == tokString) && start+1 < len(toks) && toks[start+1].is(tokPunct, ":"):
-			out = append(out, objProp{t.Text, start + 2, end})
-		case t.Kind == tokIdent && start+1 == end:
-			out = append(out, objProp{t.Text, start, end}) // shorthand
+		if end > k {
+			out = append(out, tokRange{k, min(end, len(toks))})
 		}
 		k = end + 1
 	}
 	return out
+}
+
+// itemProp reads an object literal item as a property: key: value, or a
+// shorthand name.
+func itemProp(toks []token, r tokRange) (objProp, bool) {
+	t := toks[r.from]
+	switch {
+	case (t.Kind == tokIdent || t.Kind == tokString) && r.from+1 < len(toks) && toks[r.from+1].is(tokPunct, ":"):
+		return objProp{t.Text, r.from + 2, r.to}, true
+	case t.Kind == tokIdent && r.from+1 == r.to:
+		return objProp{t.Text, r.from, r.to}, true // shorthand
+	}
+	return objProp{}, false
 }
 
 func btoi(b bool) int {

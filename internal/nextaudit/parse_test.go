@@ -315,7 +315,13 @@ func FuzzDirectives(f *testing.F) {
 }
 
 func FuzzLexJS(f *testing.F) {
-	for _, s := range []string{"process.env.A", "`a${`b${c}`}`", "/[/]/.test(x)", "'\\u{1F600}'", "\"\\x\"", "a/b/c", "}`", "\xff\xfe"} {
+	for _, s := range []string{"process.env.A", "`a${`b${c}`}`", "/[/]/.test(x)", "'\\u{1F600}'", "\"\\x\"", "a/b/c", "}`", "\xff\xfe",
+		// SDK clients and their options (sdkclient.go).
+		"import O, { A as B } from 'openai'; const o = { ...o, baseURL: u }; new O(o); new B({ ...p, apiKey: k });",
+		"const { default: C, x: { y } } = await import('@anthropic-ai/sdk'); const a = a, b = () => a; new C({ authToken: b(), baseURL: `${a}` });",
+		"import * as s from '@ai-sdk/openai'; s.createOpenAI({ headers: { Authorization: process.env.K }, baseURL: void 0 }); new s.default",
+		"const M = require('groq-sdk').Groq; new M({ baseURL: 'https://api.groq.com', apiKey: import.meta.env[k] }); export { default } from 'openai'",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
