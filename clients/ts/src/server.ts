@@ -34,6 +34,12 @@ export interface KeywardOptions {
   fetch?: Fetch;
   /** Where variables are read from (default: process.env); for tests. */
   env?: Record<string, string | undefined>;
+  /**
+   * Retries of the SDK clients (default 0). keyward already falls back
+   * across provider keys and targets, and a refusal of its own (a user's
+   * rate limit, a spent cap) is not worth waiting out in a request.
+   */
+  maxRetries?: number;
 }
 
 /** Options of mintBrowserToken: the claims of the token POST /v1/tokens signs. */
@@ -278,6 +284,7 @@ export function createKeyward(options: KeywardOptions = {}): Keyward {
       project: null,
       webhookSecret: null,
       defaultHeaders: headers,
+      maxRetries: options.maxRetries ?? 0,
     };
     if (options.fetch !== undefined) {
       clientOptions["fetch"] = fetchFn;
@@ -310,6 +317,7 @@ export function createKeyward(options: KeywardOptions = {}): Keyward {
       baseURL: url,
       webhookKey: null,
       defaultHeaders: headers,
+      maxRetries: options.maxRetries ?? 0,
     };
     if (options.fetch !== undefined) {
       clientOptions["fetch"] = fetchFn;

@@ -269,6 +269,18 @@ describe("the SDKs against keyward", () => {
     );
   });
 
+  test("the SDK clients do not retry keyward's refusals unless asked", async (t) => {
+    const fake = await startFake(t);
+    const tooMany = { model: "fast", messages: [{ role: "user" as const, content: "[[mock:status=429]]" }] };
+    const kw = createKeyward({ env: { KEYWARD_URL: fake.url, KEYWARD_SERVER_KEY: fake.serverKey } });
+    await assert.rejects((await kw.forUser("alice").openai()).chat.completions.create(tooMany));
+    await assert.rejects((await kw.openai()).chat.completions.create(tooMany));
+    assert.equal(fake.received.length, 2, "one request each, no retry");
+    const retrying = createKeyward({ env: { KEYWARD_URL: fake.url, KEYWARD_SERVER_KEY: fake.serverKey }, maxRetries: 1 });
+    await assert.rejects((await retrying.openai()).chat.completions.create(tooMany));
+    assert.equal(fake.received.length, 4, "maxRetries: 1 retries once");
+  });
+
   test("the fetch option is used", async (t) => {
     const fake = await startFake(t);
     let calls = 0;
