@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -54,9 +52,6 @@ func exitCode(err error) int {
 	return exitError
 }
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
-
 // env is what commands need from the process, injected so tests never touch
 // globals.
 type env struct {
@@ -83,7 +78,9 @@ the provider keys live only inside it and never come back out.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serveCmd(e), initCmd(e), configCmd(e), keysCmd(e), usersCmd(e), scanCmd(e), auditCmd(e), versionCmd(e))
-	root.AddCommand(usageCmd(e), budgetsCmd(e))
+	root.AddCommand(usageCmd(e), budgetsCmd(e), healthCmd(e))
+	root.Version = versionString()
+	root.SetVersionTemplate("keyward {{.Version}}\n")
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && cmd != nil && isCobraUsage(err) {
 		return usageError{err}
@@ -105,26 +102,4 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
-}
-
-func versionCmd(e env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintln(e.stdout, "keyward", versionString())
-			return nil
-		},
-	}
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }

@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -110,12 +114,48 @@ func TestVersion(t *testing.T) {
 }
 
 func TestVersionStringFromLdflags(t *testing.T) {
-	old := version
-	t.Cleanup(func() { version = old })
-	version = "v1.2.3-test"
+	old := [3]string{version, commit, date}
+	t.Cleanup(func() { version, commit, date = old[0], old[1], old[2] })
+	version, commit, date = "v1.2.3-test", "0123456789abcdef0123", "2026-12-01T10:00:00Z"
+	platform := runtime.GOOS + "/" + runtime.GOARCH
 	r := runCLI(t, nil, "version")
-	if diff := cmp.Diff("keyward v1.2.3-test\n", r.stdout); r.err != nil || diff != "" {
+	want := "keyward v1.2.3-test (0123456789ab, 2026-12-01T10:00:00Z) " + runtime.Version() + " " + platform + "\n"
+	if diff := cmp.Diff(want, r.stdout); r.err != nil || diff != "" {
 		t.Errorf("version (err %v) output mismatch (-want +got):\n%s", r.err, diff)
+	}
+	r = runCLI(t, nil, "version", "--json")
+	var got buildInfo
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.err != nil {
+		t.Fatalf("version --json: %v %v %q", err, r.err, r.stdout)
+	}
+	if diff := cmp.Diff(buildInfo{Version: "v1.2.3-test", Commit: "0123456789abcdef0123", Date: "2026-12-01T10:00:00Z", Go: runtime.Version(), Platform: platform}, got); diff != "" {
+		t.Errorf("version --json (-want +got):\n%s", diff)
+	}
+	// keyward --version, as npx keyward --version runs it.
+	if r := runCLI(t, nil, "--version"); r.err != nil || r.stdout != "keyward v1.2.3-test\n" {
+		t.Errorf("--version: %v %q", r.err, r.stdout)
+	}
+}
+
+// TestHealth: keyward health exits 0 only when /healthz answers 200.
+func TestHealth(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer ok.Close()
+	if r := runCLI(t, nil, "health", "--url", ok.URL+"/healthz"); r.err != nil || r.stdout != "ok\n" {
+		t.Errorf("healthy: %v %q", r.err, r.stdout)
+	}
+	if r := runCLI(t, map[string]string{"KEYWARD_HEALTH_URL": ok.URL + "/healthz"}, "health"); r.err != nil {
+		t.Errorf("from KEYWARD_HEALTH_URL: %v", r.err)
+	}
+	if r := runCLI(t, nil, "health", "--url", ok.URL+"/nope"); r.err == nil {
+		t.Error("a 404 is healthy")
+	}
+	if r := runCLI(t, nil, "health", "--url", "http://127.0.0.1:1/healthz", "--timeout", "1s"); r.err == nil {
+		t.Error("nothing listening is healthy")
 	}
 }
 
