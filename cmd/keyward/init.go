@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/template"
@@ -170,12 +171,27 @@ type starter struct {
 
 func (s starter) say(format string, args ...any) { fmt.Fprintf(s.e.stdout, format+"\n", args...) }
 
+func (s starter) warn(format string, args ...any) {
+	fmt.Fprintf(s.e.stderr, "warning: "+format+"\n", args...)
+}
+
 func (s starter) run(c *cobra.Command, envFile string) error {
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(s.dir, ".keyward"), 0o700); err != nil {
+	secrets := filepath.Join(s.dir, ".keyward")
+	if err := os.Mkdir(secrets, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
+	}
+	// A .keyward that is a symlink (a template repository can commit one)
+	// would put the secrets wherever it points — public/, say, which
+	// Next.js serves — outside what ".keyward/" ignores.
+	if fi, err := os.Lstat(secrets); err != nil {
+		return err
+	} else if !fi.IsDir() {
+		return usageError{fmt.Errorf("%s is not a directory (a symlink?): init writes secrets only into a real directory; remove it", s.rel(secrets))}
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		s.warn("%s is readable by others (mode %v); chmod 700 it", s.rel(secrets), fi.Mode().Perm())
 	}
 	cfgPath := filepath.Join(s.dir, "keyward.yaml")
 	var cfg bytes.Buffer
@@ -194,6 +210,9 @@ func (s starter) run(c *cobra.Command, envFile string) error {
 		wrote, err := writeNew(st.path, st.mode, st.make)
 		if err != nil {
 			return err
+		}
+		if fi, err := os.Stat(st.path); err == nil && !wrote && st.mode&0o077 == 0 && fi.Mode().Perm()&0o077 != 0 {
+			s.warn("%s is readable by others (mode %v); chmod 600 it", s.rel(st.path), fi.Mode().Perm())
 		}
 		verb := "kept   "
 		if wrote {
@@ -269,9 +288,19 @@ func (s starter) keys(c *cobra.Command, cfgPath, envFile, keywardURL string) err
 		s.say("  created %s (%s, scope %s, plan server) → %s in %s", rec.ID, k.name, k.scope, k.env, envFile)
 	}
 	if len(lines) > 0 {
+		if fi, err := os.Lstat(envFile); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return usageError{fmt.Errorf("%s is a symlink: init writes keys only into a regular file", envFile)}
+		}
 		if err := appendLines(envFile, append([]string{"# keyward (keyward init): server-only, never NEXT_PUBLIC_"}, lines...)); err != nil {
 			return err
 		}
+		// It holds keys now, whatever mode it had.
+		if err := os.Chmod(envFile, 0o600); err != nil {
+			return err
+		}
+	}
+	if ignored, known := gitIgnored(envFile); known && !ignored {
+		s.warn("%s is not ignored by git: add it to .gitignore before you commit (it holds keys)", envFile)
 	}
 	s.say(`
 The app's %s (server-only: never NEXT_PUBLIC_) now holds:
@@ -291,7 +320,10 @@ func (s starter) rel(p string) string {
 // writeNew writes a file that does not exist yet (never replacing one);
 // wrote is false when it was there.
 func writeNew(path string, mode fs.FileMode, make func() ([]byte, error)) (wrote bool, err error) {
-	if _, err := os.Lstat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return false, usageError{fmt.Errorf("%s is a symlink: init neither follows nor keeps one; remove it", path)}
+		}
 		return false, nil
 	}
 	b, err := make()
@@ -364,6 +396,27 @@ func ensureLine(path, line string) (added bool, err error) {
 		return false, err
 	}
 	return true, f.Close()
+}
+
+// gitIgnored asks git whether path is ignored; known is false outside a
+// repository or without git.
+func gitIgnored(path string) (ignored, known bool) {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if err := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree").Run(); err != nil {
+		return false, false
+	}
+	err := exec.Command("git", "-C", dir, "check-ignore", "-q", name).Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return true, true
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		return false, true
+	}
+	return false, false
 }
 
 // envNames are the variable names a dotenv file sets.

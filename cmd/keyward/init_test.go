@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -157,6 +158,34 @@ func TestInitProviders(t *testing.T) {
 	for _, args := range [][]string{{"init"}, {"init", "--nextjs", "--provider", "cohere"}, {"init", "--nextjs", "--origin", "localhost:3000"}} {
 		if r := runLive(t, args...); r.err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestInitWarnsEnvFileNotIgnored: in a git repository, an env file that
+// git does not ignore is named in a warning (it holds keys); an ignored
+// one is not.
+func TestInitWarnsEnvFileNotIgnored(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	for _, tt := range []struct {
+		ignore string
+		warn   bool
+	}{{"", true}, {".env*.local\n", false}} {
+		dir := t.TempDir()
+		if out, err := exec.Command("git", "init", "-q", dir).CombinedOutput(); err != nil {
+			t.Fatalf("git init: %v %s", err, out)
+		}
+		if tt.ignore != "" {
+			writeFile(t, dir, ".gitignore", tt.ignore)
+		}
+		r := runLive(t, "init", "--nextjs", "--provider", "mock", "--env-file", filepath.Join(dir, ".env.local"), dir)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if got := strings.Contains(r.stderr, "is not ignored by git"); got != tt.warn {
+			t.Errorf(".gitignore %q: warned %v, want %v: %s", tt.ignore, got, tt.warn, r.stderr)
 		}
 	}
 }

@@ -60,7 +60,13 @@ type Keys struct {
 	mu      sync.Mutex
 	cache   map[string]cached // by hex hash
 	byID    map[string]cached // by id, for Active
+	owners  map[string]owned  // by user, for Owns
 	touched map[string]time.Time
+}
+
+type owned struct {
+	owns    bool
+	fetched time.Time
 }
 
 type cached struct {
@@ -81,7 +87,7 @@ type KeysOptions struct {
 // NewKeys returns a key manager over st.
 func NewKeys(st KeyStore, o KeysOptions) *Keys {
 	k := &Keys{st: st, pepper: o.Pepper, now: o.Now, log: o.Logger, ttl: o.CacheTTL,
-		cache: map[string]cached{}, byID: map[string]cached{}, touched: map[string]time.Time{}}
+		cache: map[string]cached{}, byID: map[string]cached{}, owners: map[string]owned{}, touched: map[string]time.Time{}}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -178,6 +184,30 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, e
 // browser tokens it minted) within it.
 func (k *Keys) Active(ctx context.Context, id string) (store.Key, error) {
 	return k.lookup(ctx, k.byID, id, k.now(), func() (store.Key, error) { return k.st.KeyByID(ctx, id) })
+}
+
+// Owns reports whether a user owns any key (revoked ones too): a tenant,
+// whose id an app server's key without an owner may not name as one of its
+// end users. Cached as lookups are.
+func (k *Keys) Owns(ctx context.Context, user string) (bool, error) {
+	now := k.now()
+	k.mu.Lock()
+	c, ok := k.owners[user]
+	k.mu.Unlock()
+	if ok && now.Sub(c.fetched) < k.ttl && !now.Before(c.fetched) {
+		return c.owns, nil
+	}
+	keys, err := k.st.ListKeys(ctx, store.KeyFilter{User: user, IncludeRevoked: true})
+	if err != nil {
+		return false, fmt.Errorf("list keys of a user: %w", err)
+	}
+	k.mu.Lock()
+	if len(k.owners) > 100_000 {
+		clear(k.owners)
+	}
+	k.owners[user] = owned{owns: len(keys) > 0, fetched: now}
+	k.mu.Unlock()
+	return len(keys) > 0, nil
 }
 
 // lookup returns the record cached in m under name, fetching it when the

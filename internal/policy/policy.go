@@ -76,8 +76,10 @@ type Request struct {
 	// stream and removes it again when the client did not.
 	ClientUsage bool
 	// EndUser is the end user the body names, if any: OpenAI's "user",
-	// Anthropic's metadata.user_id (a string; "" otherwise).
-	EndUser string
+	// Anthropic's metadata.user_id (a string; "" otherwise). EndUserSet
+	// reports that the member is there at all, whatever its value.
+	EndUser    string
+	EndUserSet bool
 
 	doc      value
 	hasToken bool
@@ -119,9 +121,11 @@ func Parse(route provider.Route, body []byte, l Limits) (*Request, error) {
 
 	if route == provider.Messages || route == provider.CountTokens {
 		if md, ok := doc.member("metadata"); ok && md.kind == '{' {
+			_, r.EndUserSet = md.member("user_id")
 			r.EndUser = md.str("user_id")
 		}
 	} else {
+		_, r.EndUserSet = doc.member("user")
 		r.EndUser = doc.str("user")
 	}
 

@@ -269,8 +269,14 @@ func (d Deps) assertUser(w http.ResponseWriter, r *http.Request, snap *live.Snap
 		fail(w, r, apierr.InvalidRequest, auth.UserHeader+" must be one user id: 1 to 128 letters, digits or . _ @ : + | = -, starting with a letter or digit.", "")
 		return key, kg, false
 	}
+	if looksLikeKey(snap, named[0]) {
+		fail(w, r, apierr.InvalidRequest, "The user id looks like a key; name users by their id in your app, never by a credential.", "")
+		return key, kg, false
+	}
 	p, g, err := d.userOf(r.Context(), snap, key, kg, named[0])
 	switch {
+	case errors.Is(err, errTenantID):
+		fail(w, r, apierr.Forbidden, "This user id is a tenant's (it owns keys): a key without an owner may not name it. Give the app server's key an owner, and its users live in that owner's namespace.", "")
 	case errors.Is(err, auth.ErrUserDisabled):
 		fail(w, r, apierr.Forbidden, "This user is disabled.", p.User)
 	case errors.Is(err, errNoPlan):
@@ -285,8 +291,18 @@ func (d Deps) assertUser(w http.ResponseWriter, r *http.Request, snap *live.Snap
 	return key, kg, false
 }
 
-// errNoPlan is a principal whose plan the configuration does not have.
-var errNoPlan = errors.New("plan not configured")
+// errNoPlan is a principal whose plan the configuration does not have;
+// errTenantID an end user named with a tenant's id by a key of no tenant.
+var (
+	errNoPlan   = errors.New("plan not configured")
+	errTenantID = errors.New("user id owns keys")
+)
+
+// looksLikeKey reports a user id that is, holds or looks like a credential:
+// it would be stored in usage records and shown again by the usage API.
+func looksLikeKey(snap *live.Snapshot, id string) bool {
+	return snap.Scrub.Contains([]byte(id)) || vkey.Valid(id) || redact.ScrubPatterns(id) != id
+}
 
 // userOf is the principal and grant of the user id named by a users:assert
 // key (see assertUser); err is auth.ErrUserDisabled, errNoPlan or a store
@@ -295,6 +311,16 @@ func (d Deps) userOf(ctx context.Context, snap *live.Snapshot, key auth.Principa
 	user := id
 	if key.User != "" {
 		user = key.User + "/" + id
+	} else if d.Keys != nil {
+		// A tenant's id is not an end user's: the key would reach the
+		// tenant's plan, budgets and limits.
+		owns, err := d.Keys.Owns(ctx, id)
+		if err != nil {
+			return auth.Principal{User: id}, policy.Grant{}, err
+		}
+		if owns {
+			return auth.Principal{User: id}, policy.Grant{}, errTenantID
+		}
 	}
 	plan := snap.Config.Auth.AssertedUsers.Plan
 	if plan == "" {

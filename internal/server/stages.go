@@ -86,10 +86,13 @@ func (d Deps) authorize(next stage) stage {
 			return
 		}
 		req, err := policy.Parse(c.route, body, policy.LimitsFrom(limits))
-		if err == nil && req.EndUser != "" && c.snap.Config.Auth.AssertedUsers.FromBody &&
+		if err == nil && req.EndUserSet && c.snap.Config.Auth.AssertedUsers.FromBody &&
 			c.who.Kind == auth.KindVirtualKey && auth.HasScope(c.who.Scopes, auth.ScopeAssertUsers) {
 			// The body names the end user (auth.asserted_users.from_body):
-			// the request becomes that user's, checked under its plan.
+			// the request becomes that user's, checked under its plan. A
+			// member that is there but names no one ("", null, a number) is
+			// refused, never read as "no user" — that would run the request
+			// on the key's own, wider plan.
 			if !auth.ValidUserID(req.EndUser) {
 				fail(w, r, apierr.InvalidRequest, "The user the body names (\"user\" or metadata.user_id) must be 1 to 128 letters, digits or . _ @ : + | = -, starting with a letter or digit.", "")
 				return

@@ -80,6 +80,10 @@ func (d Deps) mintToken() authed {
 		case req.User == "" || len(req.User) > 256:
 			fail(w, r, apierr.InvalidRequest, "\"user\" is required (at most 256 characters).", "")
 			return
+		case looksLikeKey(snap, req.User):
+			// It would be stored in usage records and shown again.
+			fail(w, r, apierr.InvalidRequest, "\"user\" looks like a key; name users by their id in your app, never by a credential.", "")
+			return
 		case req.TTLSeconds < 1 || req.TTLSeconds > maxTTL:
 			fail(w, r, apierr.InvalidRequest, fmt.Sprintf("\"ttl_seconds\" must be from 1 to %d.", maxTTL), "")
 			return

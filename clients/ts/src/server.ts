@@ -149,6 +149,9 @@ export interface Keyward {
 /** Provider keys an app that uses keyward should not hold; their presence without a keyward key is refused. */
 const providerVariables = ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"];
 
+/** A keyward virtual key: a prefix, 43 base62 characters and a 6-character checksum. */
+const keywardKeyShape = /^kw_(?:live|test)_[0-9A-Za-z]{49}$/;
+
 /** Shapes of provider keys that are never a keyward key. */
 const providerShapes: Array<[RegExp, string]> = [
   [/^sk-ant-/, "an Anthropic"],
@@ -212,6 +215,14 @@ export function createKeyward(options: KeywardOptions = {}): Keyward {
         problems.push(
           `${keyName} holds ${shape !== undefined ? `${shape[1]} key` : `the value of ${same}`}, not a keyward key: ` +
             `@keyward/next never sends a provider key. Use a keyward virtual key with the ${spec.scope} scope.`,
+        );
+        variables.push(spec.variable);
+      } else if (!keywardKeyShape.test(key)) {
+        // Only keyward's own keys are ever sent: a provider key of a shape
+        // not listed above (there are dozens) must not go out either.
+        problems.push(
+          `${keyName} is not a keyward virtual key (kw_live_… or kw_test_…, 57 characters): @keyward/next sends ` +
+            `nothing else. Create one with the ${spec.scope} scope (keyward keys create --scope ${spec.scope}, or keyward init).`,
         );
         variables.push(spec.variable);
       }

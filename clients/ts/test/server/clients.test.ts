@@ -8,7 +8,7 @@ import { createKeyward, KeywardConfigError } from "../../src/index.js";
 import { sdkClass } from "../../src/sdk.js";
 import { cleanEnv, withProcessEnv } from "../support/env.js";
 import { FakeKeyward } from "../support/fakekeyward.js";
-import { fakeAnthropicKey, fakeOpenAIKey } from "../support/keys.js";
+import { fakeAnthropicKey, fakeOpenAIKey, fakeKeywardKey } from "../support/keys.js";
 
 async function startFake(t: TestContext): Promise<FakeKeyward> {
   const fake = await FakeKeyward.start();
@@ -61,7 +61,7 @@ describe("lazy configuration", () => {
       assert.deepEqual(e.variables, ["KEYWARD_SERVER_KEY"]);
       return true;
     });
-    await assert.rejects(createKeyward({ env: { KEYWARD_SERVER_KEY: "anything" } }).openai(), (e: unknown) => {
+    await assert.rejects(createKeyward({ env: { KEYWARD_SERVER_KEY: fakeKeywardKey("live") } }).openai(), (e: unknown) => {
       assert.ok(e instanceof KeywardConfigError);
       assert.deepEqual(e.variables, ["KEYWARD_URL"]);
       return true;
@@ -189,13 +189,13 @@ describe("provider keys are refused", () => {
 describe("KEYWARD_URL is the base URL without /v1", () => {
   for (const suffix of ["/v1", "/v1/", "/keyward/v1"]) {
     test(`${suffix} is refused`, async () => {
-      const kw = createKeyward({ env: { KEYWARD_URL: `http://127.0.0.1:8787${suffix}`, KEYWARD_SERVER_KEY: "k" } });
+      const kw = createKeyward({ env: { KEYWARD_URL: `http://127.0.0.1:8787${suffix}`, KEYWARD_SERVER_KEY: fakeKeywardKey("live") } });
       await assert.rejects(kw.openai(), configError(["KEYWARD_URL"], /base URL without \/v1/));
     });
   }
 
   test("the url option is checked the same way", async () => {
-    const kw = createKeyward({ url: "http://127.0.0.1:8787/v1", key: "k" });
+    const kw = createKeyward({ url: "http://127.0.0.1:8787/v1", key: fakeKeywardKey("live") });
     await assert.rejects(kw.openai(), (e: unknown) => {
       assert.ok(e instanceof KeywardConfigError);
       assert.match(e.message, /the url option ends in \/v1, but it is keyward's base URL without \/v1/);
@@ -216,7 +216,7 @@ describe("KEYWARD_URL is the base URL without /v1", () => {
 
   for (const bad of ["127.0.0.1:8787", "ftp://127.0.0.1", "http://127.0.0.1:8787?x=1", "http://user:pw@127.0.0.1:8787"]) {
     test(`${bad} is refused`, async () => {
-      await assert.rejects(createKeyward({ env: { KEYWARD_URL: bad, KEYWARD_SERVER_KEY: "k" } }).openai(), configError(["KEYWARD_URL"]));
+      await assert.rejects(createKeyward({ env: { KEYWARD_URL: bad, KEYWARD_SERVER_KEY: fakeKeywardKey("live") } }).openai(), configError(["KEYWARD_URL"]));
     });
   }
 });

@@ -5,6 +5,7 @@ import { describe, test, type TestContext } from "node:test";
 
 import { createKeyward, type Keyward } from "../../src/index.js";
 import { deadUrl, FakeKeyward } from "../support/fakekeyward.js";
+import { fakeKeywardKey } from "../support/keys.js";
 
 async function setup(t: TestContext): Promise<{ fake: FakeKeyward; kw: Keyward }> {
   const fake = await FakeKeyward.start();
@@ -94,13 +95,13 @@ describe("protect", () => {
     const { fake } = await setup(t);
     const kw = createKeyward({ url: fake.url, key: fake.mintKey });
     assert.equal((await kw.protect(req, { user: "alice", failOpen: true })).reason, "forbidden");
-    const bad = createKeyward({ url: fake.url, key: "not-a-key" });
+    const bad = createKeyward({ url: fake.url, key: fakeKeywardKey("live") });
     assert.equal((await bad.protect(req, { user: "alice", failOpen: true })).reason, "unauthorized");
   });
 
   describe("fails closed when keyward cannot decide", () => {
     test("connection refused", async () => {
-      const kw = createKeyward({ url: await deadUrl(), key: "k" });
+      const kw = createKeyward({ url: await deadUrl(), key: fakeKeywardKey("live") });
       assert.deepEqual(await kw.protect(req, { user: "alice" }), unavailable);
       assert.deepEqual(await kw.protect(req, { user: "alice", failOpen: true }), { ...unavailable, success: true });
     });

@@ -6,6 +6,7 @@ import { describe, test, type TestContext } from "node:test";
 import { createKeyward, KeywardConfigError, KeywardError, type KeywardOptions } from "../../src/index.js";
 import { FakeKeyward } from "../support/fakekeyward.js";
 import { deadUrl } from "../support/fakekeyward.js";
+import { fakeKeywardKey } from "../support/keys.js";
 
 async function setup(t: TestContext, extra: Partial<KeywardOptions> = {}) {
   const fake = await FakeKeyward.start();
@@ -65,7 +66,7 @@ describe("mintBrowserToken", () => {
   });
 
   test("an unreachable keyward is KeywardError unavailable (503)", async () => {
-    const kw = createKeyward({ url: await deadUrl(), mintKey: "k" });
+    const kw = createKeyward({ url: await deadUrl(), mintKey: fakeKeywardKey("live") });
     await assert.rejects(kw.mintBrowserToken({ user: "alice", ttlSeconds: 60, origin }), { name: "KeywardError", status: 503, code: "unavailable" });
   });
 
@@ -184,11 +185,11 @@ describe("tokenRoute", () => {
 
   test("keyward's other errors keep their status: 401 bad mint key, 503 unreachable", async (t) => {
     const { fake } = await setup(t);
-    const badKey = createKeyward({ url: fake.url, mintKey: "not-a-key" }).tokenRoute({ auth: () => "alice" });
+    const badKey = createKeyward({ url: fake.url, mintKey: fakeKeywardKey("live") }).tokenRoute({ auth: () => "alice" });
     const r1 = await badKey(post());
     assert.equal(r1.status, 401);
     assert.equal(await errorCode(r1), "unauthorized");
-    const dead = createKeyward({ url: await deadUrl(), mintKey: "k" }).tokenRoute({ auth: () => "alice" });
+    const dead = createKeyward({ url: await deadUrl(), mintKey: fakeKeywardKey("live") }).tokenRoute({ auth: () => "alice" });
     const r2 = await dead(post());
     assert.equal(r2.status, 503);
     assert.equal(await errorCode(r2), "unavailable");

@@ -19,7 +19,7 @@ export async function POST(req: Request): Promise<Response> {
   if (!user) return refuse(401, "unauthorized", "Sign in first.");
 
   const me = kw.forUser(user);
-  const decision = await me.protect(req);
+  const decision = await me.protect(req, { dryRun: true }); // the call below takes the request
   if (!decision.success) {
     const retry = decision.reset > 0 ? Math.max(1, Math.ceil((decision.reset - Date.now()) / 1000)) : 1;
     return refuse(decision.reason === "unavailable" ? 503 : 429, decision.reason, "Not now: this user may not go on yet.", {
