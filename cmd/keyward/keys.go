@@ -20,14 +20,13 @@ import (
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/store"
-	"github.com/keyward/keyward/internal/store/sqlite"
 )
 
 // keyEnv is what the key commands share: the configuration, the store,
 // the key manager and the operator services.
 type keyEnv struct {
 	cfg     config.Config
-	db      *sqlite.DB
+	db      appStore
 	keys    *auth.Keys
 	users   *operator.Users
 	budgets *operator.Budgets
@@ -54,7 +53,7 @@ func openKeys(ctx context.Context, e env, cfgFlag string) (*keyEnv, error) {
 			return nil, usageError{fmt.Errorf("auth.pepper: %w", err)}
 		}
 	}
-	db, err := sqlite.Open(ctx, cfg.StorePath(path))
+	db, err := openStore(ctx, cfg, path, loader)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ the provider keys live only inside it and never come back out.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(serveCmd(e), initCmd(e), configCmd(e), keysCmd(e), usersCmd(e), scanCmd(e), auditCmd(e), versionCmd(e))
-	root.AddCommand(usageCmd(e), budgetsCmd(e), healthCmd(e))
+	root.AddCommand(usageCmd(e), budgetsCmd(e), healthCmd(e), storeCmd(e))
 	root.Version = versionString()
 	root.SetVersionTemplate("keyward {{.Version}}\n")
 	cmd, err := root.ExecuteContextC(ctx)

@@ -25,12 +25,10 @@ import (
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/proxy"
-	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/redact"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/server"
 	"github.com/keyward/keyward/internal/store"
-	"github.com/keyward/keyward/internal/store/sqlite"
 	"github.com/keyward/keyward/internal/usage"
 )
 
@@ -140,11 +138,23 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	// no database file is created).
 	// The store holds usage records and budgets always, and virtual keys,
 	// users and the audit log when a pepper is configured.
-	db, err := sqlite.Open(context.WithoutCancel(ctx), cfg.StorePath(path))
+	loader := secret.Loader{Getenv: e.getenv, BaseDir: filepath.Dir(path)}
+	db, err := openStore(context.WithoutCancel(ctx), cfg, path, loader)
 	if err != nil {
+		if cfg.Store.Driver == config.StorePostgres {
+			return fmt.Errorf("store: %w", err)
+		}
 		return fmt.Errorf("store: %w (usage records and budgets need a writable store.path)", err)
 	}
 	defer db.Close()
+	lim, err := openLimits(cfg, loader, log)
+	if err != nil {
+		return usageError{err}
+	}
+	defer lim.close()
+	if cfg.Redis.URL != "" || cfg.Store.Driver == config.StorePostgres {
+		log.Warn("spend reservations are still kept per replica: several replicas can together overshoot a spend cap until usage is recorded (docs/scale-out.md)")
+	}
 	var (
 		keys      *auth.Keys
 		audit     store.Audit
@@ -205,10 +215,11 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		InsecureNoAuth: f.insecureNoAuth,
 		Draining:       draining,
 		InFlight:       inFlight,
-		// Limits and spend reservations are in this process; spend before
-		// a restart is read back from the store's usage records.
-		Limiter:     ratelimit.NewMemory(),
-		Slots:       ratelimit.NewMemorySlots(),
+		// Limits are in Redis (redis.url) or this process; spend
+		// reservations are in this process, and spend before a restart is
+		// read back from the store's usage records.
+		Limiter:     lim.Limiter,
+		Slots:       lim.Slots,
 		Ledger:      budget.NewLedger(budget.StoreSpend{Usage: db}),
 		Failures:    auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, audit),
 		UsageStore:  db,

@@ -46,6 +46,7 @@ type Config struct {
 	Log       Log        `yaml:"log"`
 	Reload    Reload     `yaml:"reload"`
 	Store     Store      `yaml:"store"`
+	Redis     Redis      `yaml:"redis"`
 	Auth      Auth       `yaml:"auth"`
 	Plans     []Plan     `yaml:"plans"`
 	CORS      CORS       `yaml:"cors"`
@@ -61,10 +62,31 @@ type Config struct {
 
 // Store says where keyward keeps virtual keys, users and audit events.
 type Store struct {
-	// Driver is "sqlite" (embedded, the default).
+	// Driver is "sqlite" (embedded, the default) or "postgres" (shared by
+	// several replicas).
 	Driver string `yaml:"driver"`
-	// Path is the SQLite database file (relative to the working directory).
+	// Path is the SQLite database file (relative to the configuration
+	// file).
 	Path string `yaml:"path"`
+	// DSN is the PostgreSQL connection string (driver postgres), a
+	// reference (env:NAME or file:PATH): it may hold a password.
+	DSN Ref `yaml:"dsn"`
+	// MaxConns bounds the PostgreSQL connection pool (0: 10).
+	MaxConns int `yaml:"max_conns"`
+}
+
+// Redis configures the Redis shared by replicas: rate limits and
+// concurrency leases (spend reservations and change events follow).
+type Redis struct {
+	// URL is redis://[:password@]host:port[/db] (rediss:// for TLS), a
+	// reference (env:NAME or file:PATH): it may hold a password.
+	URL Ref `yaml:"url"`
+	// Prefix starts every key keyward writes (default "kw:"; put a hash
+	// tag in it, such as "{kw}:", for Redis Cluster).
+	Prefix string `yaml:"prefix"`
+	// LeaseTTL is how long a replica's concurrency slot outlives the
+	// replica if it dies (default 30s; live replicas renew theirs).
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
 // Auth configures who may call keyward.
@@ -484,6 +506,7 @@ func Default() Config {
 		Log:    Log{Level: "info", Format: "json"},
 		Reload: Reload{PollInterval: 2 * time.Second},
 		Store:  Store{Driver: "sqlite", Path: "keyward.db"},
+		Redis:  Redis{Prefix: "kw:", LeaseTTL: 30 * time.Second},
 		Auth: Auth{
 			BrowserTokens:   BrowserTokens{MaxTTL: 15 * time.Minute},
 			FailedPerMinute: 20,

@@ -327,7 +327,7 @@ cors:
 		t.Fatal("want error")
 	}
 	for _, want := range []string{
-		`store.driver: must be sqlite, not "mysql"`,
+		`store.driver: "mysql" is not one of sqlite, postgres`,
 		"auth.pepper: must be a reference",
 		`auth.default_plan: no plan is named "gold"`,
 		`auth.asserted_users.plan: no plan is named "silver"`,
@@ -355,5 +355,30 @@ cors:
 	}
 	if strings.Contains(err.Error(), "cors.allowed_origins[3]") {
 		t.Error("a valid origin was refused")
+	}
+}
+
+// TestScaleOutConfigLoads: the scale-out configuration of issue #19 loads
+// as written; its references are checked, and a postgres store needs one.
+func TestScaleOutConfigLoads(t *testing.T) {
+	base := "providers: [{name: m, kind: mock}]\nmodels: [{name: fast, targets: [{provider: m, model: x}]}]\nclients: {keys: [env:C]}\n"
+	cfg, err := Parse([]byte(base + "store: {driver: postgres, dsn: env:DATABASE_URL}\nredis: {url: env:REDIS_URL}          # limits\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Driver != "postgres" || cfg.Store.DSN != "env:DATABASE_URL" || cfg.Redis.URL != "env:REDIS_URL" || cfg.Redis.Prefix != "kw:" {
+		t.Errorf("store %+v, redis %+v", cfg.Store, cfg.Redis)
+	}
+	for yaml, want := range map[string]string{
+		"store: {driver: postgres}\n":                               "store.dsn: is required",
+		"store: {driver: postgres, dsn: \"postgres://u:p@h/db\"}\n": "store.dsn:",
+		"store: {dsn: env:X}\n":                                     "store.dsn: is for driver postgres",
+		"redis: {url: \"redis://h:6379\"}\n":                        "redis.url:",
+		"redis: {url: env:R, prefix: \"\"}\n":                       "redis.prefix:",
+		"redis: {url: env:R, lease_ttl: 10ms}\n":                    "redis.lease_ttl:",
+	} {
+		if _, err := Parse([]byte(base + yaml)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want %q in %v", yaml, want, err)
+		}
 	}
 }

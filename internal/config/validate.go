@@ -156,15 +156,14 @@ func (c Config) validate() []Problem {
 	return p
 }
 
+// StorePostgres is the store driver replicas share.
+const StorePostgres = "postgres"
+
 // JWTAlgorithms are the signing algorithms an issuer may allow.
 var JWTAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"}
 
 func (c Config) validateAccess(p *problems) {
 	p.oneOf("store.driver", c.Store.Driver, StoreDrivers)
-	if c.Store.Path == "" {
-		p.add("store.path", "is required")
-	}
-	a := c.Auth
 	checkRef := func(path string, r Ref, required bool) {
 		if r == "" {
 			if required {
@@ -176,6 +175,28 @@ func (c Config) validateAccess(p *problems) {
 			p.add(path, "%v", err)
 		}
 	}
+	switch c.Store.Driver {
+	case StorePostgres:
+		checkRef("store.dsn", c.Store.DSN, true)
+	default:
+		if c.Store.Path == "" {
+			p.add("store.path", "is required")
+		}
+		if c.Store.DSN != "" {
+			p.add("store.dsn", "is for driver postgres; the sqlite store is store.path")
+		}
+	}
+	if c.Store.MaxConns < 0 || c.Store.MaxConns > 1000 {
+		p.add("store.max_conns", "must be from 0 (the default, 10) to 1000")
+	}
+	checkRef("redis.url", c.Redis.URL, false)
+	if c.Redis.Prefix == "" || len(c.Redis.Prefix) > 64 || strings.ContainsAny(c.Redis.Prefix, " \t\r\n") {
+		p.add("redis.prefix", "must be 1-64 characters without white space")
+	}
+	if c.Redis.LeaseTTL < time.Second || c.Redis.LeaseTTL > 10*time.Minute {
+		p.add("redis.lease_ttl", "must be from 1s to 10m")
+	}
+	a := c.Auth
 	checkRef("auth.pepper", a.Pepper, false)
 	for i, r := range a.AdminKeys {
 		checkRef(fmt.Sprintf("auth.admin_keys[%d]", i), r, true)
@@ -483,7 +504,7 @@ var (
 	OutputModes      = []string{OutputClamp, OutputReject}
 	LogLevels        = []string{"debug", "info", "warn", "error"}
 	LogFormats       = []string{"json", "text"}
-	StoreDrivers     = []string{"sqlite"}
+	StoreDrivers     = []string{"sqlite", StorePostgres}
 	UnpricedPolicies = []string{UnpricedDeny, UnpricedZero}
 )
 

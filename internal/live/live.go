@@ -14,10 +14,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -178,6 +180,23 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 	for i, j := range cfg.Auth.JWT {
 		if j.Secret != "" {
 			s.JWTSecrets[i], _ = loadRef(fmt.Sprintf("auth.jwt[%d].secret", i), j.Secret)
+		}
+	}
+	// The store's DSN and the Redis URL are loaded by cmd/keyward; here
+	// only their passwords join the secrets scrubbed from answers and logs
+	// (the rest, host and database names, is not secret).
+	for _, c := range []struct {
+		path string
+		ref  config.Ref
+	}{{"store.dsn", cfg.Store.DSN}, {"redis.url", cfg.Redis.URL}} {
+		if c.ref == "" {
+			continue
+		}
+		if v, ok := loadRef(c.path, c.ref); ok {
+			public[len(all)-1] = true
+			if pw := connPassword(v.Reveal()); pw != "" {
+				all = append(all, secret.New(pw))
+			}
 		}
 	}
 	bt := cfg.Auth.BrowserTokens
@@ -428,4 +447,19 @@ var ErrNoAuth = errors.New("no client authentication configured (set clients.key
 // all: static client keys, or virtual keys (a pepper).
 func HasClientAuth(cfg config.Config) bool {
 	return len(cfg.Clients.Keys) > 0 || cfg.Auth.Pepper != "" || len(cfg.Auth.BrowserTokens.Issuers) > 0 || len(cfg.Auth.JWT) > 0
+}
+
+// connPassword is the password of a connection string: a URL's userinfo
+// (postgres://, redis://) or a key=value DSN's password=, else "".
+func connPassword(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
+		pw, _ := u.User.Password()
+		return pw
+	}
+	for _, f := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(f, "password="); ok {
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
 }

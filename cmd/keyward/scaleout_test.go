@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// scaleOutServices returns a Postgres DSN with a schema of its own and a
+// Redis address with a key prefix of its own, both removed after the
+// test. Without the services the test is skipped — except in CI
+// (CI=true), where they must be there.
+func scaleOutServices(t *testing.T) (dsn, redisURL, prefix string) {
+	t.Helper()
+	need := func(what string, err error) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI: %v", what, err)
+		}
+		t.Skipf("%s is not reachable here (%v); this test runs in CI", what, err)
+	}
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	base := os.Getenv("KEYWARD_TEST_POSTGRES")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		need("PostgreSQL", err)
+	}
+	schema := "kw_test_" + id
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		conn.Close(ctx)
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if c, err := pgx.Connect(ctx, base); err == nil {
+			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(ctx)
+		}
+	})
+	addr := os.Getenv("KEYWARD_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err != nil {
+		need("Redis", err)
+	} else {
+		c.Close()
+	}
+	prefix = "kwtest-" + id + ":"
+	t.Cleanup(func() {
+		rdb := redis.NewClient(&redis.Options{Addr: addr})
+		defer rdb.Close()
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
+	return base + "&search_path=" + schema, "redis://" + addr + "/0", prefix
+}
+
+// TestScaleOutTwoReplicas: two keyward processes' worth of serve share
+// PostgreSQL (keys, usage) and Redis (limits): a key made with the CLI
+// against Postgres works on both, its rpm of 5 holds across the two
+// together, and its revocation reaches both within the key cache's second.
+func TestScaleOutTwoReplicas(t *testing.T) {
+	dsn, redisURL, prefix := scaleOutServices(t)
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "keyward.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
+providers: [{name: m, kind: mock}]
+models: [{name: fast, targets: [{provider: m, model: mock-fast}]}]
+auth: {pepper: env:PEPPER}
+plans: [{name: p, rpm: 5, concurrency: 10}]
+store: {driver: postgres, dsn: env:DATABASE_URL}
+redis: {url: env:REDIS_URL, prefix: %q}
+`, prefix))
+	environ := map[string]string{"PEPPER": "scale-out-test-pepper-0001", "DATABASE_URL": dsn, "REDIS_URL": redisURL}
+	cli := func(args ...string) runResult {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, mapEnv(environ), &stdout, &stderr)
+		return runResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	}
+	if r := cli("store", "migrate", "--config", cfg); r.err != nil || !strings.Contains(r.stdout, "store (postgres): migrated") {
+		t.Fatalf("store migrate: %v %q %s", r.err, r.stdout, r.stderr)
+	}
+	r := cli("keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json")
+	if r.err != nil {
+		t.Fatalf("keys create: %v %s", r.err, r.stderr)
+	}
+	key := between(r.stdout, `"key":"`, `"`)
+	id := between(r.stdout, `"id":"`, `"`)
+	if key == "" || id == "" {
+		t.Fatalf("keys create printed %s", r.stdout)
+	}
+
+	a := startServe(t, serveFlags{config: cfg}, environ)
+	b := startServe(t, serveFlags{config: cfg}, environ)
+	for _, rep := range []*running{a, b} {
+		if !strings.Contains(rep.stderr.String(), "kept in Redis") {
+			t.Errorf("serve did not say where its limits are:\n%s", rep.stderr.String())
+		}
+	}
+	body := `{"model":"fast","messages":[{"role":"user","content":"hi"}]}`
+	var codes []int
+	for i := 0; i < 8; i++ {
+		rep := a
+		if i%2 == 1 {
+			rep = b
+		}
+		code, _ := do(t, "POST", rep.url("/v1/chat/completions"), key, body)
+		codes = append(codes, code)
+	}
+	ok := 0
+	for _, c := range codes {
+		if c == 200 {
+			ok++
+		} else if c != 429 {
+			t.Errorf("status %d", c)
+		}
+	}
+	if ok != 5 {
+		t.Errorf("%d of 8 requests across two replicas were accepted under rpm 5: %v", ok, codes)
+	}
+
+	if r := cli("keys", "revoke", "--config", cfg, id); r.err != nil {
+		t.Fatalf("keys revoke: %v %s", r.err, r.stderr)
+	}
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for _, rep := range []*running{a, b} {
+		for {
+			code, _ := do(t, "GET", rep.url("/v1/models"), key, "")
+			if code == 401 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a replica still accepts the revoked key: %d", code)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if strings.Contains(a.stderr.String()+b.stderr.String(), strings.TrimPrefix(dsn, "postgres://")) {
+		t.Error("the log shows the DSN")
+	}
+}
+
+// between is the text of s between the first start and the end after it.
+func between(s, start, end string) string {
+	_, rest, ok := strings.Cut(s, start)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, end)
+	return v
+}
