@@ -223,3 +223,20 @@ type Store interface {
 	Budgets
 	Close() error
 }
+
+// UnixNanos is how the stores keep a time: Unix nanoseconds, the zero
+// time as 0. FromUnixNanos reads it back, in UTC.
+func UnixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// FromUnixNanos is the time UnixNanos stored.
+func FromUnixNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

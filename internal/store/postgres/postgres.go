@@ -126,21 +126,11 @@ func (s *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// nanos and fromNanos convert times to the stored Unix nanoseconds, the
-// zero time to 0, exactly as store/sqlite does.
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+// nanos and fromNanos are how times are stored (store.UnixNanos).
+var (
+	nanos     = store.UnixNanos
+	fromNanos = store.FromUnixNanos
+)
 
 // storable makes s acceptable to a text column, which cannot hold NUL or
 // invalid UTF-8 (SQLite can). It is used where a record must not be lost

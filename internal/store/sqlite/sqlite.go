@@ -103,19 +103,11 @@ func (s *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+// nanos and fromNanos are how times are stored (store.UnixNanos).
+var (
+	nanos     = store.UnixNanos
+	fromNanos = store.FromUnixNanos
+)
 
 const keyColumns = `id, name, hash, prefix, user_id, plan, scopes, test, created_at, expires_at, revoked_at, last_used_at, rotated_from`
 
