@@ -9,6 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/budget"
+	"github.com/keyward/keyward/internal/budget/redisledger"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/ratelimit/redislimit"
@@ -39,44 +41,58 @@ func openStore(ctx context.Context, cfg config.Config, cfgPath string, loader se
 	if conns == 0 {
 		conns = 10
 	}
-	db, err := postgres.Open(ctx, dsn.Reveal(), postgres.MaxConns(int32(conns)))
+	db, err := postgres.Open(ctx, connString(dsn), postgres.MaxConns(int32(conns)))
 	if err != nil {
 		return nil, err // postgres.Open never puts the password in its errors
 	}
 	return db, nil
 }
 
-// limits are where rate limits and concurrency slots live: Redis, shared
-// by replicas, or this process's memory.
-type limits struct {
+// shared are where rate limits, concurrency slots and spend reservations
+// live: Redis, shared by replicas, or this process's memory. Either way
+// spend before a restart (or a Redis loss) is read back from the store's
+// usage records.
+type shared struct {
 	Limiter ratelimit.Limiter
 	Slots   ratelimit.Slots
+	Ledger  budget.Ledger
 	close   func()
 }
 
-// openLimits connects to redis.url when configured; without it the limits
-// are in memory, right for one replica only, and the log says so.
-func openLimits(cfg config.Config, loader secret.Loader, log *slog.Logger) (limits, error) {
+// openShared connects to redis.url when configured; without it everything
+// is in memory, right for one replica only, and the log says so.
+func openShared(cfg config.Config, loader secret.Loader, log *slog.Logger, db store.Usage) (shared, error) {
+	spend := budget.StoreSpend{Usage: db}
 	if cfg.Redis.URL == "" {
-		log.Info("rate limits and concurrency are kept in memory: right for one replica; set redis.url to share them")
-		return limits{Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), close: func() {}}, nil
+		log.Info("rate limits, concurrency and spend reservations are kept in memory: right for one replica; set redis.url to share them")
+		return shared{Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewMemoryLedger(spend), close: func() {}}, nil
 	}
 	url, err := loadRef(loader, "redis.url", cfg.Redis.URL)
 	if err != nil {
-		return limits{}, err
+		return shared{}, err
 	}
-	rdb, err := redislimit.NewClient(url.Reveal())
+	rdb, err := redislimit.NewClient(connString(url))
 	if err != nil {
-		return limits{}, fmt.Errorf("redis.url: %w", err)
+		return shared{}, fmt.Errorf("redis.url: %w", err)
 	}
 	redis.SetLogger(redisLogger{log})
 	slots := redislimit.NewSlots(rdb, cfg.Redis.Prefix, cfg.Redis.LeaseTTL)
-	log.Info("rate limits and concurrency leases are kept in Redis, shared by every replica", "prefix", cfg.Redis.Prefix, "lease_ttl", cfg.Redis.LeaseTTL.String())
-	return limits{Limiter: redislimit.NewLimiter(rdb, cfg.Redis.Prefix), Slots: slots, close: func() {
-		_ = slots.Close()
-		_ = rdb.Close()
-	}}, nil
+	log.Info("rate limits, concurrency leases and spend reservations are kept in Redis, shared by every replica",
+		"prefix", cfg.Redis.Prefix, "lease_ttl", cfg.Redis.LeaseTTL.String(), "spend_lease_ttl", cfg.Redis.SpendLeaseTTL.String())
+	return shared{
+		Limiter: redislimit.NewLimiter(rdb, cfg.Redis.Prefix),
+		Slots:   slots,
+		Ledger:  redisledger.NewLedger(rdb, cfg.Redis.Prefix, spend, cfg.Redis.SpendLeaseTTL),
+		close: func() {
+			_ = slots.Close()
+			_ = rdb.Close()
+		},
+	}, nil
 }
+
+// connString is the one place a connection string (store.dsn, redis.url)
+// leaves its secret type: handed to the database driver, never printed.
+func connString(s secret.Secret) string { return s.Reveal() }
 
 // loadRef loads one secret reference of the configuration.
 func loadRef(loader secret.Loader, path string, r config.Ref) (secret.Secret, error) {

@@ -170,3 +170,53 @@ func between(s, start, end string) string {
 	v, _, _ := strings.Cut(rest, end)
 	return v
 }
+
+// TestScaleOutSharedSpendCap: two replicas reserve against one daily cap
+// in Redis, so together they admit what one would: the money admitted
+// never exceeds the cap. (With a ledger in each replica's memory, each
+// would admit its own share of the cap.)
+func TestScaleOutSharedSpendCap(t *testing.T) {
+	dsn, redisURL, prefix := scaleOutServices(t)
+	dir := t.TempDir()
+	// 100 input and 50 output tokens at 1 and 2 µUSD: 200 µUSD a request;
+	// a reservation's worst case is about 1,300 µUSD.
+	cfg := writeFile(t, dir, "keyward.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
+providers: [{name: m, kind: mock, mock: {prompt_tokens: 100, completion_tokens: 50}}]
+models: [{name: fast, targets: [{provider: m, model: mock-fast}]}]
+pricing: [{model: mock-fast, input: 1, output: 2}]
+auth: {pepper: env:PEPPER}
+plans: [{name: p, max_output_tokens: 100, spend: {daily_usd: 0.003}}]
+store: {driver: postgres, dsn: env:DATABASE_URL}
+redis: {url: env:REDIS_URL, prefix: %q}
+`, prefix))
+	environ := map[string]string{"PEPPER": "scale-out-test-pepper-0002", "DATABASE_URL": dsn, "REDIS_URL": redisURL}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json"}, mapEnv(environ), &stdout, &stderr); err != nil {
+		t.Fatalf("keys create: %v %s", err, stderr.String())
+	}
+	key := between(stdout.String(), `"key":"`, `"`)
+	a := startServe(t, serveFlags{config: cfg}, environ)
+	b := startServe(t, serveFlags{config: cfg}, environ)
+	body := `{"model":"fast","messages":[{"role":"user","content":"hi"}]}`
+	admitted, refused := 0, 0
+	for i := 0; i < 30; i++ {
+		rep := a
+		if i%2 == 1 {
+			rep = b
+		}
+		switch code, out := do(t, "POST", rep.url("/v1/chat/completions"), key, body); code {
+		case 200:
+			admitted++
+		case 429:
+			if !strings.Contains(out, "insufficient_quota") {
+				t.Fatalf("429 that is not the cap: %s", out)
+			}
+			refused++
+		default:
+			t.Fatalf("status %d: %s", code, out)
+		}
+	}
+	if admitted == 0 || refused == 0 || admitted*200 > 3000 {
+		t.Errorf("two replicas admitted %d requests of 200 µUSD (refused %d) under one cap of 3,000 µUSD", admitted, refused)
+	}
+}

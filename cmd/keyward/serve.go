@@ -147,14 +147,11 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		return fmt.Errorf("store: %w (usage records and budgets need a writable store.path)", err)
 	}
 	defer db.Close()
-	lim, err := openLimits(cfg, loader, log)
+	lim, err := openShared(cfg, loader, log, db)
 	if err != nil {
 		return usageError{err}
 	}
 	defer lim.close()
-	if cfg.Redis.URL != "" || cfg.Store.Driver == config.StorePostgres {
-		log.Warn("spend reservations are still kept per replica: several replicas can together overshoot a spend cap until usage is recorded (docs/scale-out.md)")
-	}
 	var (
 		keys      *auth.Keys
 		audit     store.Audit
@@ -215,12 +212,12 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		InsecureNoAuth: f.insecureNoAuth,
 		Draining:       draining,
 		InFlight:       inFlight,
-		// Limits are in Redis (redis.url) or this process; spend
-		// reservations are in this process, and spend before a restart is
-		// read back from the store's usage records.
+		// Limits and spend reservations are in Redis (redis.url) or this
+		// process; spend before a restart is read back from the store's
+		// usage records.
 		Limiter:     lim.Limiter,
 		Slots:       lim.Slots,
-		Ledger:      budget.NewLedger(budget.StoreSpend{Usage: db}),
+		Ledger:      lim.Ledger,
 		Failures:    auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, audit),
 		UsageStore:  db,
 		BudgetStore: db,

@@ -71,7 +71,9 @@ type Cap struct {
 	Source string
 }
 
-func (c Cap) counter(now time.Time) string {
+// Counter names what the cap counts in the period that holds now: caps
+// with the same Counter count the same spend, whatever their limits.
+func (c Cap) Counter(now time.Time) string {
 	return c.Scope + "\x00" + c.Key + "\x00" + c.User + "\x00" + c.Plan + "\x00" + c.Period.String() + "\x00" + c.Period.Start(now).Format(time.DateOnly)
 }
 
@@ -129,11 +131,36 @@ func Micro(usd float64) int64 { return int64(usd*1e6 + 0.5) }
 // ErrSettled is returned when a reservation is settled or released twice.
 var ErrSettled = errors.New("budget: reservation already settled")
 
-// Ledger holds spend and reservations per cap and period, in memory,
-// loading what was spent before from a SpendSource the first time a
-// counter is used. (A shared implementation for many replicas keeps the
-// same contract.)
-type Ledger struct {
+// Ledger holds spend and reservations per cap and period. Reserve holds
+// an amount against every cap, all or none; the Reservation then settles
+// to the real cost or is released. MemoryLedger is the implementation for
+// one process, redisledger.Ledger the one replicas share.
+type Ledger interface {
+	// Reserve holds amount (micro-USD) against every cap, all or none. It
+	// returns a Refusal, and no Reservation, when some cap cannot take it.
+	Reserve(ctx context.Context, caps []Cap, amount int64, now time.Time) (Reservation, *Refusal, error)
+	// Spent reports a cap's settled spend and open reservations in the
+	// period that holds now.
+	Spent(ctx context.Context, c Cap, now time.Time) (spent, reserved int64, err error)
+}
+
+// Reservation is an amount held against caps until it is settled or
+// released. Settle or Release must be called exactly once (more calls
+// return ErrSettled and change nothing).
+type Reservation interface {
+	// Amount is what was reserved.
+	Amount() int64
+	// Settle replaces the reservation with the real cost.
+	Settle(cost int64) error
+	// Release gives the reservation back: nothing was charged.
+	Release() error
+}
+
+var _ Ledger = (*MemoryLedger)(nil)
+
+// MemoryLedger is a Ledger in memory, loading what was spent before from
+// a SpendSource the first time a counter is used: right for one replica.
+type MemoryLedger struct {
 	src SpendSource
 	mu  sync.Mutex
 	c   map[string]*counter
@@ -152,33 +179,31 @@ type counter struct {
 	end             time.Time
 }
 
-// NewLedger returns a ledger reading earlier spend from src (nil: none).
-func NewLedger(src SpendSource) *Ledger {
-	return &Ledger{src: src, c: map[string]*counter{}}
+// NewMemoryLedger returns a ledger reading earlier spend from src (nil:
+// none).
+func NewMemoryLedger(src SpendSource) *MemoryLedger {
+	return &MemoryLedger{src: src, c: map[string]*counter{}}
 }
 
-// Reservation is an amount held against caps until it is settled or
-// released. Settle or Release must be called exactly once (more calls
-// return ErrSettled and change nothing).
-type Reservation struct {
-	l      *Ledger
+// memReservation is a MemoryLedger's Reservation.
+type memReservation struct {
+	l      *MemoryLedger
 	keys   []string
 	amount int64
 	done   bool
 }
 
-// Amount is what was reserved.
-func (r *Reservation) Amount() int64 { return r.amount }
+// Amount implements Reservation.
+func (r *memReservation) Amount() int64 { return r.amount }
 
-// Reserve holds amount (micro-USD) against every cap, all or none. It
-// returns a Refusal when some cap cannot take it.
-func (l *Ledger) Reserve(ctx context.Context, caps []Cap, amount int64, now time.Time) (*Reservation, *Refusal, error) {
+// Reserve implements Ledger.
+func (l *MemoryLedger) Reserve(ctx context.Context, caps []Cap, amount int64, now time.Time) (Reservation, *Refusal, error) {
 	if amount < 0 {
 		amount = 0
 	}
 	keys := make([]string, len(caps))
 	for i, c := range caps {
-		keys[i] = c.counter(now)
+		keys[i] = c.Counter(now)
 		if err := l.load(ctx, keys[i], c, now); err != nil {
 			return nil, nil, err
 		}
@@ -198,11 +223,11 @@ func (l *Ledger) Reserve(ctx context.Context, caps []Cap, amount int64, now time
 	for _, k := range keys {
 		l.c[k].reserved += amount
 	}
-	return &Reservation{l: l, keys: keys, amount: amount}, nil, nil
+	return &memReservation{l: l, keys: keys, amount: amount}, nil, nil
 }
 
 // load makes sure a counter exists, reading the spend so far once.
-func (l *Ledger) load(ctx context.Context, key string, c Cap, now time.Time) error {
+func (l *MemoryLedger) load(ctx context.Context, key string, c Cap, now time.Time) error {
 	l.mu.Lock()
 	_, ok := l.c[key]
 	l.mu.Unlock()
@@ -240,15 +265,15 @@ func (l *Ledger) load(ctx context.Context, key string, c Cap, now time.Time) err
 	return nil
 }
 
-// Settle replaces the reservation with the real cost.
-func (r *Reservation) Settle(cost int64) error {
+// Settle implements Reservation.
+func (r *memReservation) Settle(cost int64) error {
 	return r.finish(cost)
 }
 
-// Release gives the reservation back: nothing was charged.
-func (r *Reservation) Release() error { return r.finish(0) }
+// Release implements Reservation.
+func (r *memReservation) Release() error { return r.finish(0) }
 
-func (r *Reservation) finish(cost int64) error {
+func (r *memReservation) finish(cost int64) error {
 	if r == nil {
 		return nil
 	}
@@ -268,10 +293,9 @@ func (r *Reservation) finish(cost int64) error {
 	return nil
 }
 
-// Spent reports a cap's current spend and reservations (loading it if
-// needed).
-func (l *Ledger) Spent(ctx context.Context, c Cap, now time.Time) (spent, reserved int64, err error) {
-	key := c.counter(now)
+// Spent implements Ledger (loading the counter if needed).
+func (l *MemoryLedger) Spent(ctx context.Context, c Cap, now time.Time) (spent, reserved int64, err error) {
+	key := c.Counter(now)
 	if err := l.load(ctx, key, c, now); err != nil {
 		return 0, 0, err
 	}
@@ -282,20 +306,20 @@ func (l *Ledger) Spent(ctx context.Context, c Cap, now time.Time) (spent, reserv
 }
 
 // Sweep forgets counters of past periods with nothing reserved.
-func (l *Ledger) Sweep(now time.Time) {
+func (l *MemoryLedger) Sweep(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweepLocked(now)
 }
 
 // Len is the number of counters held.
-func (l *Ledger) Len() int {
+func (l *MemoryLedger) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.c)
 }
 
-func (l *Ledger) sweepLocked(now time.Time) {
+func (l *MemoryLedger) sweepLocked(now time.Time) {
 	for k, ct := range l.c {
 		if !now.Before(ct.end) && ct.reserved == 0 {
 			delete(l.c, k)

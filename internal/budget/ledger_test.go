@@ -56,7 +56,7 @@ func TestUSD(t *testing.T) {
 func TestReserveSettleRelease(t *testing.T) {
 	ctx := context.Background()
 	src := fakeSpend{"key/k1/2026-11-25": 300_000}
-	l := NewLedger(src)
+	l := NewMemoryLedger(src)
 	day := Cap{Scope: ScopeKey, Key: "k1", Period: Daily, Limit: 500_000, Source: "plan free"}
 	month := Cap{Scope: ScopeKey, Key: "k1", Period: Monthly, Limit: 5_000_000, Source: "plan free"}
 	caps := []Cap{day, month}
@@ -112,7 +112,7 @@ func TestReserveSettleRelease(t *testing.T) {
 // spend never passes the cap, and the cap is used, not left idle.
 func TestRaceNeverOvershoots(t *testing.T) {
 	ctx := context.Background()
-	l := NewLedger(nil)
+	l := NewMemoryLedger(nil)
 	caps := []Cap{
 		{Scope: ScopeKey, Key: "k", Period: Daily, Limit: 1_000_000},
 		{Scope: ScopeUser, User: "u", Period: Monthly, Limit: 2_000_000},
@@ -159,7 +159,7 @@ func TestRaceNeverOvershoots(t *testing.T) {
 // TestLedgerBounded: counters of past periods are dropped as new ones
 // arrive, without a background sweeper.
 func TestLedgerBounded(t *testing.T) {
-	l := NewLedger(nil)
+	l := NewMemoryLedger(nil)
 	ctx := context.Background()
 	day := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := 0; i < 5000; i++ {
@@ -179,7 +179,7 @@ func TestLedgerBounded(t *testing.T) {
 // TestSameCounterTwice: a plan's cap and a budget on the same key check
 // their own limits but hold and charge the amount once.
 func TestSameCounterTwice(t *testing.T) {
-	l := NewLedger(nil)
+	l := NewMemoryLedger(nil)
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	caps := []Cap{

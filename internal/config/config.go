@@ -87,6 +87,9 @@ type Redis struct {
 	// LeaseTTL is how long a replica's concurrency slot outlives the
 	// replica if it dies (default 30s; live replicas renew theirs).
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// SpendLeaseTTL is how long a spend reservation outlives a replica
+	// that died holding it (default 15m; longer than timeouts.request).
+	SpendLeaseTTL time.Duration `yaml:"spend_lease_ttl"`
 }
 
 // Auth configures who may call keyward.
@@ -506,7 +509,7 @@ func Default() Config {
 		Log:    Log{Level: "info", Format: "json"},
 		Reload: Reload{PollInterval: 2 * time.Second},
 		Store:  Store{Driver: "sqlite", Path: "keyward.db"},
-		Redis:  Redis{Prefix: "kw:", LeaseTTL: 30 * time.Second},
+		Redis:  Redis{Prefix: "kw:", LeaseTTL: 30 * time.Second, SpendLeaseTTL: 15 * time.Minute},
 		Auth: Auth{
 			BrowserTokens:   BrowserTokens{MaxTTL: 15 * time.Minute},
 			FailedPerMinute: 20,

@@ -196,6 +196,11 @@ func (c Config) validateAccess(p *problems) {
 	if c.Redis.LeaseTTL < time.Second || c.Redis.LeaseTTL > 10*time.Minute {
 		p.add("redis.lease_ttl", "must be from 1s to 10m")
 	}
+	if c.Redis.SpendLeaseTTL < time.Minute || c.Redis.SpendLeaseTTL > 24*time.Hour {
+		p.add("redis.spend_lease_ttl", "must be from 1m to 24h")
+	} else if c.Redis.URL != "" && (c.Timeouts.Request == 0 || c.Redis.SpendLeaseTTL <= c.Timeouts.Request) {
+		p.add("redis.spend_lease_ttl", "must be longer than timeouts.request (%s): a reservation must outlive the longest request", c.Timeouts.Request)
+	}
 	a := c.Auth
 	checkRef("auth.pepper", a.Pepper, false)
 	for i, r := range a.AdminKeys {

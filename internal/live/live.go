@@ -14,12 +14,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,8 +192,8 @@ func Build(cfg config.Config, loader secret.Loader, transport http.RoundTripper,
 		}
 		if v, ok := loadRef(c.path, c.ref); ok {
 			public[len(all)-1] = true
-			if pw := connPassword(v.Reveal()); pw != "" {
-				all = append(all, secret.New(pw))
+			if pw := v.ConnPassword(); !pw.IsZero() {
+				all = append(all, pw)
 			}
 		}
 	}
@@ -447,19 +445,4 @@ var ErrNoAuth = errors.New("no client authentication configured (set clients.key
 // all: static client keys, or virtual keys (a pepper).
 func HasClientAuth(cfg config.Config) bool {
 	return len(cfg.Clients.Keys) > 0 || cfg.Auth.Pepper != "" || len(cfg.Auth.BrowserTokens.Issuers) > 0 || len(cfg.Auth.JWT) > 0
-}
-
-// connPassword is the password of a connection string: a URL's userinfo
-// (postgres://, redis://) or a key=value DSN's password=, else "".
-func connPassword(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
-		pw, _ := u.User.Password()
-		return pw
-	}
-	for _, f := range strings.Fields(dsn) {
-		if v, ok := strings.CutPrefix(f, "password="); ok {
-			return strings.Trim(v, "'")
-		}
-	}
-	return ""
 }

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"net/url"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -108,3 +110,21 @@ func (Secret) MarshalYAML() (any, error) { return Redacted, nil }
 
 // LogValue implements slog.LogValuer.
 func (Secret) LogValue() slog.Value { return slog.StringValue(Redacted) }
+
+// ConnPassword is the password inside a connection string held as a
+// secret — a URL's userinfo (postgres://, redis://) or a key=value DSN's
+// password= — itself a secret, zero when there is none. The rest of such a
+// string (host, database) is not secret; the password is what must be
+// scrubbed.
+func (s Secret) ConnPassword() Secret {
+	if u, err := url.Parse(s.v); err == nil && u.Scheme != "" && u.User != nil {
+		pw, _ := u.User.Password()
+		return Secret{v: pw}
+	}
+	for _, f := range strings.Fields(s.v) {
+		if v, ok := strings.CutPrefix(f, "password="); ok {
+			return Secret{v: strings.Trim(v, "'")}
+		}
+	}
+	return Secret{}
+}

@@ -509,7 +509,7 @@ func TestBudgets(t *testing.T) {
 		t.Fatalf("list budgets: %d %s", r.status, r.body)
 	}
 	// A fresh ledger (a restart) reads alice's spend from the records.
-	l := budget.NewLedger(budget.StoreSpend{Usage: h.db})
+	l := budget.NewMemoryLedger(budget.StoreSpend{Usage: h.db})
 	c := budget.Cap{Scope: budget.ScopeUser, User: "alice", Period: budget.Daily, Limit: 5000}
 	if spent, _, err := l.Spent(context.Background(), c, time.Now()); err != nil || spent != int64(served)*200 {
 		t.Fatalf("restarted ledger: spent %d, %v; want %d", spent, err, served*200)

@@ -87,7 +87,7 @@ models:
 		b.Fatal(err)
 	}
 	d := Deps{Live: gw, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
-		Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewLedger(nil), Failures: auth.NewFailureLimiter(cfg.Auth.FailedPerMinute, nil)}
+		Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewMemoryLedger(nil), Failures: auth.NewFailureLimiter(cfg.Auth.FailedPerMinute, nil)}
 	if limits {
 		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "kw.db"))
 		if err != nil {
@@ -95,7 +95,7 @@ models:
 		}
 		w := usage.NewWriter(db, usage.WriterOptions{QueueSize: 100_000, Logger: log})
 		b.Cleanup(func() { w.Close(context.Background()); db.Close() })
-		d.Ledger, d.Usage, d.Budgets, d.Metrics = budget.NewLedger(budget.StoreSpend{Usage: db}), w, budget.NewTable(db, time.Second), metrics.New(w.Len)
+		d.Ledger, d.Usage, d.Budgets, d.Metrics = budget.NewMemoryLedger(budget.StoreSpend{Usage: db}), w, budget.NewTable(db, time.Second), metrics.New(w.Len)
 	}
 	return New(d)
 }

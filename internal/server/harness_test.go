@@ -114,7 +114,7 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	deps := Deps{Live: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
 		Audit: db, UserStore: db, Users: auth.NewUsers(db, nil),
 		UsageStore: db, BudgetStore: db, Budgets: budget.NewTable(db, time.Nanosecond), Usage: h.usage, Metrics: h.metrics,
-		Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewLedger(budget.StoreSpend{Usage: db}),
+		Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewMemoryLedger(budget.StoreSpend{Usage: db}),
 		Failures: auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, db)}
 	if len(cfg.Auth.JWT) > 0 {
 		v, err := auth.NewJWTVerifier(context.Background(), cfg.Auth.JWT, h.gw.Current().JWTSecrets, http.DefaultClient, nil, log)

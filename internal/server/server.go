@@ -38,7 +38,7 @@ type Deps struct {
 	Limiter ratelimit.Limiter
 	Slots   ratelimit.Slots
 	// Ledger holds spend reservations against caps (required).
-	Ledger *budget.Ledger
+	Ledger budget.Ledger
 	// Budgets are the operators' spend caps (nil: plans' caps only).
 	Budgets *budget.Table
 	// Usage records what each forwarded request used (nil: not recorded).
