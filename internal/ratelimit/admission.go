@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -87,6 +88,12 @@ func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now
 		}
 		return nil, r, err
 	}
+	if b, ok := a.Limiter.(Batcher); ok {
+		if r, err := ad.takeBatch(ctx, b, holders, est, now); r != nil || err != nil {
+			return refuse(r, err)
+		}
+		return a.acquireSlots(ctx, ad, holders, refuse)
+	}
 	for _, h := range holders {
 		if r, err := ad.takeRequests(ctx, h, 1, now); r != nil || err != nil {
 			return refuse(r, err)
@@ -100,6 +107,15 @@ func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now
 				return refuse(refusal("tpm", h.Plan, dec), err)
 			}
 		}
+	}
+	return a.acquireSlots(ctx, ad, holders, refuse)
+}
+
+// acquireSlots takes a concurrency slot per slot subject of every holder,
+// after its rate limits were taken.
+func (a Admitter) acquireSlots(ctx context.Context, ad *Admission, holders []Holder,
+	refuse func(*Refusal, error) (*Admission, *Refusal, error)) (*Admission, *Refusal, error) {
+	for _, h := range holders {
 		if h.Plan.Concurrency <= 0 {
 			continue
 		}
@@ -116,6 +132,97 @@ func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now
 		}
 	}
 	return ad, nil, nil
+}
+
+// Check is one rate limit check of a batch: cost units of limit for key.
+type Check struct {
+	Key   string
+	Limit Limit
+	Cost  int
+}
+
+// Batcher is a Limiter that also takes several checks at once, all or
+// none (a shared limiter does them in one round trip). Decisions come in
+// the order of the checks; when one is refused nothing is taken.
+type Batcher interface {
+	AllowMany(ctx context.Context, checks []Check, now time.Time) ([]Decision, error)
+}
+
+// takeBatch takes every holder's request and token limits in one call of
+// a Batcher, in the order Admit takes them one by one, and answers what
+// that would: the first refusal (nothing is taken then), or the units
+// taken and the tightest allowed decisions.
+func (ad *Admission) takeBatch(ctx context.Context, b Batcher, holders []Holder, est Estimate, now time.Time) (*Refusal, error) {
+	type what struct {
+		name   string
+		plan   Plan
+		tokens bool
+	}
+	var checks []Check
+	var whats []what
+	// burst is a request larger than a plan's whole tokens per minute:
+	// refused there, after the checks before it (as one by one).
+	var burst *Refusal
+holders:
+	for _, h := range holders {
+		for _, l := range []struct {
+			name  string
+			limit Limit
+			cost  int
+		}{{"rpm", PerMinute(h.Plan.RPM), 1}, {"rpd", PerDay(h.Plan.RPD), 1}, {"tpm", PerMinute(h.Plan.TPM), int(est.Total())}} {
+			if l.limit.Rate <= 0 {
+				continue
+			}
+			if l.name == "tpm" && est.Total() > int64(h.Plan.TPM) {
+				burst = &Refusal{Limit: "tpm_burst", Plan: h.Plan}
+				break holders
+			}
+			for _, s := range h.Subjects {
+				checks = append(checks, Check{Key: l.name + ":" + h.Plan.Name + ":" + s, Limit: l.limit, Cost: l.cost})
+				whats = append(whats, what{l.name, h.Plan, l.name == "tpm"})
+			}
+		}
+	}
+	if len(checks) == 0 {
+		return burst, nil
+	}
+	decs, err := b.AllowMany(ctx, checks, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(decs) != len(checks) {
+		return nil, fmt.Errorf("ratelimit: %d decisions for %d checks", len(decs), len(checks))
+	}
+	var requests, tokens *Decision
+	tighten := func(t **Decision, d *Decision) {
+		if *t == nil || d.Remaining < (*t).Remaining {
+			*t = d
+		}
+	}
+	for i := range decs {
+		d := &decs[i]
+		if !d.Allowed {
+			// As one by one: the request decisions allowed before it stand
+			// in the refusal's headers; nothing was taken.
+			ad.Requests = requests
+			return refusal(whats[i].name, whats[i].plan, d), nil
+		}
+		if whats[i].tokens {
+			tighten(&tokens, d)
+		} else {
+			tighten(&requests, d)
+		}
+	}
+	for i, c := range checks {
+		t := taken{c.Key, c.Limit, c.Cost}
+		if whats[i].tokens {
+			ad.tokens = append(ad.tokens, t)
+		} else {
+			ad.requests = append(ad.requests, t)
+		}
+	}
+	ad.Requests, ad.Tokens = requests, tokens
+	return burst, nil // a burst refusal gives back what was taken (Rollback)
 }
 
 // Decide takes cost requests from every holder's request limits (per

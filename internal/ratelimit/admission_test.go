@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestAdmit: a request takes from every holder's limits in order, stops at
@@ -128,5 +130,100 @@ func TestDecide(t *testing.T) {
 	}
 	if _, rf, _ := a.Decide(ctx, []Holder{user, key}, 2, now); rf != nil {
 		t.Fatalf("the user's last 2 (the dry run gave its back): %+v", rf)
+	}
+}
+
+// batchMemory is Memory that also takes checks in batches, all or none:
+// the Batcher a shared limiter is, made of the one-by-one limiter.
+type batchMemory struct {
+	*Memory
+	calls int
+}
+
+func (b *batchMemory) AllowMany(ctx context.Context, checks []Check, now time.Time) ([]Decision, error) {
+	b.calls++
+	decs := make([]Decision, len(checks))
+	for i, c := range checks {
+		d, err := b.Allow(ctx, c.Key, c.Limit, c.Cost, now)
+		if err != nil {
+			return nil, err
+		}
+		decs[i] = d
+		if !d.Allowed {
+			for _, t := range checks[:i] {
+				_ = b.Adjust(ctx, t.Key, t.Limit, -t.Cost, now)
+			}
+			for j := i + 1; j < len(checks); j++ {
+				decs[j] = d
+			}
+			return decs, nil
+		}
+	}
+	return decs, nil
+}
+
+// TestAdmitBatchMatchesOneByOne: with a Batcher, Admit takes every rate
+// limit in one call and answers exactly what it answers one check at a
+// time — the refusal, its plan and headers, and what is left after.
+func TestAdmitBatchMatchesOneByOne(t *testing.T) {
+	ctx := context.Background()
+	user := Holder{Plan: Plan{Name: "free", RPM: 3, RPD: 50, TPM: 1000, Concurrency: 5}, Subjects: []string{"token:1", "user:a"}, Slots: []string{"user:a"}}
+	key := Holder{Plan: Plan{Name: "server", RPM: 4, TPM: 600}, Subjects: []string{"key:k"}}
+	type outcome struct {
+		Refused                string
+		Plan                   string
+		Requests, Tokens, Left int
+	}
+	run := func(lim Limiter, ests []Estimate) []outcome {
+		a := Admitter{Limiter: lim, Slots: NewMemorySlots()}
+		now := time.Now()
+		var out []outcome
+		for _, est := range ests {
+			ad, rf, err := a.Admit(ctx, []Holder{user, key}, est, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := outcome{Requests: -1, Tokens: -1}
+			if rf != nil {
+				o.Refused, o.Plan = rf.Limit, rf.Plan.Name
+				if rf.Requests != nil {
+					o.Requests = rf.Requests.Remaining
+				}
+			} else {
+				if ad.Requests != nil {
+					o.Requests = ad.Requests.Remaining
+				}
+				if ad.Tokens != nil {
+					o.Tokens = ad.Tokens.Remaining
+				}
+				if err := ad.Settle(ctx, est.Total()/2, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d, _ := lim.Allow(ctx, "rpm:server:key:k", PerMinute(4), 0, now)
+			o.Left = d.Remaining
+			out = append(out, o)
+		}
+		return out
+	}
+	ests := []Estimate{{Input: 100, Output: 100}, {Input: 2000}, {Input: 50, Output: 200}, {Input: 300, Output: 400},
+		{Input: 10, Output: 10}, {Input: 10, Output: 10}, {Input: 10, Output: 10}}
+	want := run(NewMemory(), ests)
+	kinds := map[string]bool{}
+	for _, o := range want {
+		kinds[o.Refused+"/"+o.Plan] = true
+	}
+	for _, k := range []string{"/", "tpm_burst/server", "tpm_burst/free", "rpm/free"} {
+		if !kinds[k] {
+			t.Fatalf("the sequence never gives %s: %+v", k, want)
+		}
+	}
+	b := &batchMemory{Memory: NewMemory()}
+	got := run(b, ests)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("batched admission (-one by one +batched):\n%s", diff)
+	}
+	if b.calls != len(ests) {
+		t.Errorf("%d AllowMany calls for %d admissions", b.calls, len(ests))
 	}
 }

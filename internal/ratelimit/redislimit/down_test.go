@@ -21,7 +21,7 @@ func ops(l *Limiter, s *Slots) map[string]func(ctx context.Context) error {
 			return err
 		},
 		"AllowMany": func(ctx context.Context) error {
-			_, err := l.AllowMany(ctx, []Check{{"a", lim, 1}, {"b", lim, 1}}, now)
+			_, err := l.AllowMany(ctx, []Check{{Key: "a", Limit: lim, Cost: 1}, {Key: "b", Limit: lim, Cost: 1}}, now)
 			return err
 		},
 		"Adjust": func(ctx context.Context) error { return l.Adjust(ctx, "k", lim, -1, now) },

@@ -48,11 +48,7 @@ func NewLimiter(rdb redis.Scripter, prefix string) *Limiter {
 }
 
 // Check is one limit for AllowMany: Cost units of Limit for Key.
-type Check struct {
-	Key   string
-	Limit ratelimit.Limit
-	Cost  int
-}
+type Check = ratelimit.Check
 
 // Allow implements ratelimit.Limiter.
 func (l *Limiter) Allow(ctx context.Context, key string, lim ratelimit.Limit, cost int, now time.Time) (ratelimit.Decision, error) {

@@ -197,7 +197,7 @@ func TestAllowManyAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// rpm fits, tpm does not: neither is taken.
-	ds, err := l.AllowMany(ctx, []Check{{"rpm", rpm, 1}, {"rpd", ratelimit.PerDay(5), 1}, {"tpm", tpm, 200}}, now)
+	ds, err := l.AllowMany(ctx, []Check{{Key: "rpm", Limit: rpm, Cost: 1}, {Key: "rpd", Limit: ratelimit.PerDay(5), Cost: 1}, {Key: "tpm", Limit: tpm, Cost: 200}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestAllowManyAllOrNothing(t *testing.T) {
 		t.Fatalf("a refused batch took from tpm: %d left", r)
 	}
 	// A batch that fits takes from every key, the same key twice too.
-	ds, err = l.AllowMany(ctx, []Check{{"rpm", rpm, 1}, {"tpm", tpm, 50}, {"rpm", rpm, 1}}, now)
+	ds, err = l.AllowMany(ctx, []Check{{Key: "rpm", Limit: rpm, Cost: 1}, {Key: "tpm", Limit: tpm, Cost: 50}, {Key: "rpm", Limit: rpm, Cost: 1}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestAllowManyAllOrNothing(t *testing.T) {
 		t.Fatalf("tpm: %d left, want 50", r)
 	}
 	// The same key twice, the second does not fit: the first is not taken.
-	ds, err = l.AllowMany(ctx, []Check{{"rpm", rpm, 1}, {"rpm", rpm, 1}}, now)
+	ds, err = l.AllowMany(ctx, []Check{{Key: "rpm", Limit: rpm, Cost: 1}, {Key: "rpm", Limit: rpm, Cost: 1}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestAllowManyAllOrNothing(t *testing.T) {
 	if ds, err := l.AllowMany(ctx, nil, now); err != nil || ds != nil {
 		t.Fatalf("no checks: %v %v", ds, err)
 	}
-	if _, err := l.AllowMany(ctx, []Check{{"rpm", rpm, 1}, {"bad", ratelimit.Limit{}, 1}}, now); !errors.Is(err, ratelimit.ErrInvalidLimit) {
+	if _, err := l.AllowMany(ctx, []Check{{Key: "rpm", Limit: rpm, Cost: 1}, {Key: "bad", Limit: ratelimit.Limit{}, Cost: 1}}, now); !errors.Is(err, ratelimit.ErrInvalidLimit) {
 		t.Fatalf("invalid limit: %v", err)
 	}
 	if _, err := l.Allow(ctx, "fine", ratelimit.Limit{Rate: 2, Period: time.Nanosecond}, 1, now); !errors.Is(err, ratelimit.ErrInvalidLimit) {
@@ -397,4 +397,34 @@ func BenchmarkAllowMany(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAdmissionOneRoundTrip: a request's whole rate admission — every
+// holder's requests per minute and day and tokens per minute, for each of
+// its subjects — is one round trip to Redis (the Admitter batches them).
+func TestAdmissionOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	rdb := ownClient(t)
+	rt := &roundTrips{}
+	rdb.AddHook(rt)
+	a := ratelimit.Admitter{Limiter: NewLimiter(rdb, testPrefix(t, rdb)), Slots: ratelimit.NewMemorySlots()}
+	holders := []ratelimit.Holder{
+		{Plan: ratelimit.Plan{Name: "free", RPM: 10, RPD: 100, TPM: 10000}, Subjects: []string{"token:t1", "user:u1", "ip:192.0.2.1"}},
+		{Plan: ratelimit.Plan{Name: "server", RPM: 600, TPM: 100000}, Subjects: []string{"key:k1"}},
+	}
+	ctx := context.Background()
+	est := ratelimit.Estimate{Input: 100, Output: 200}
+	for i := range 4 {
+		rt.reset()
+		ad, rf, err := a.Admit(ctx, holders, est, time.Now())
+		if err != nil || rf != nil {
+			t.Fatalf("admission %d: %+v %v", i, rf, err)
+		}
+		if i > 0 && (rt.n.Load() != 1 || rt.names()[0] != "evalsha") { // the first may load the script
+			t.Fatalf("admission %d: round trips %v, want one evalsha for 11 checks", i, rt.names())
+		}
+		if ad.Requests == nil || ad.Requests.Remaining != 10-1-i {
+			t.Fatalf("admission %d: requests left %+v", i, ad.Requests)
+		}
+	}
 }
