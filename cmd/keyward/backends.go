@@ -12,6 +12,8 @@ import (
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/budget/redisledger"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/failover"
+	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/ratelimit/redislimit"
 	"github.com/keyward/keyward/internal/secret"
@@ -60,8 +62,10 @@ type shared struct {
 }
 
 // openShared connects to redis.url when configured; without it everything
-// is in memory, right for one replica only, and the log says so.
-func openShared(cfg config.Config, loader secret.Loader, log *slog.Logger, db store.Usage) (shared, error) {
+// is in memory, right for one replica only, and the log says so. With it,
+// each kind follows redis.on_failure while Redis fails (internal/failover):
+// the outage is logged once and counted, and Redis is tried again by itself.
+func openShared(cfg config.Config, loader secret.Loader, log *slog.Logger, db store.Usage, m *metrics.Metrics) (shared, error) {
 	spend := budget.StoreSpend{Usage: db}
 	if cfg.Redis.URL == "" {
 		log.Info("rate limits, concurrency and spend reservations are kept in memory: right for one replica; set redis.url to share them")
@@ -77,12 +81,27 @@ func openShared(cfg config.Config, loader secret.Loader, log *slog.Logger, db st
 	}
 	redis.SetLogger(redisLogger{log})
 	slots := redislimit.NewSlots(rdb, cfg.Redis.Prefix, cfg.Redis.LeaseTTL)
+	pol := cfg.Redis.OnFailure
+	br := &failover.Breaker{
+		Down: func(err error) {
+			m.RedisDown(true)
+			log.Error("Redis is unavailable; until it is back, limits follow redis.on_failure", "err", err,
+				"rates", pol.Rates, "concurrency", pol.Concurrency, "spend", pol.Spend)
+		},
+		Up: func() {
+			m.RedisDown(false)
+			log.Info("Redis is back; limits are shared again")
+		},
+		Fallback: func(kind string, p failover.Policy) { m.RedisFallback(kind, string(p)) },
+	}
 	log.Info("rate limits, concurrency leases and spend reservations are kept in Redis, shared by every replica",
 		"prefix", cfg.Redis.Prefix, "lease_ttl", cfg.Redis.LeaseTTL.String(), "spend_lease_ttl", cfg.Redis.SpendLeaseTTL.String())
 	return shared{
-		Limiter: redislimit.NewLimiter(rdb, cfg.Redis.Prefix),
-		Slots:   slots,
-		Ledger:  redisledger.NewLedger(rdb, cfg.Redis.Prefix, spend, cfg.Redis.SpendLeaseTTL),
+		Limiter: failover.Limiter{Shared: redislimit.NewLimiter(rdb, cfg.Redis.Prefix), Local: ratelimit.NewMemory(),
+			Policy: failover.Policy(pol.Rates), Breaker: br},
+		Slots: failover.Slots{Shared: slots, Local: ratelimit.NewMemorySlots(), Policy: failover.Policy(pol.Concurrency), Breaker: br},
+		Ledger: failover.Ledger{Shared: redisledger.NewLedger(rdb, cfg.Redis.Prefix, spend, cfg.Redis.SpendLeaseTTL),
+			Local: budget.NewMemoryLedger(spend), Policy: failover.Policy(pol.Spend), Breaker: br},
 		close: func() {
 			_ = slots.Close()
 			_ = rdb.Close()

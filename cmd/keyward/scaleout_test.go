@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +219,106 @@ redis: {url: env:REDIS_URL, prefix: %q}
 	}
 	if admitted == 0 || refused == 0 || admitted*200 > 3000 {
 		t.Errorf("two replicas admitted %d requests of 200 µUSD (refused %d) under one cap of 3,000 µUSD", admitted, refused)
+	}
+}
+
+// TestScaleOutRedisFails: the test's own redis-server is killed under
+// load and started again. While it is down, rates fail open (requests go
+// on, limited in this process) and spend caps fail closed (503
+// unavailable, with a message); the outage is logged once; when Redis is
+// back, keyward uses it again without a restart.
+func TestScaleOutRedisFails(t *testing.T) {
+	dsn, _, prefix := scaleOutServices(t)
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is required in CI")
+		}
+		t.Skip("no redis-server here")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	startRedis := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		for i := 0; ; i++ {
+			if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+				c.Close()
+				return cmd
+			}
+			if i > 100 {
+				t.Fatal("redis-server did not start")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	redisProc := startRedis()
+
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "keyward.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
+providers: [{name: m, kind: mock}]
+models: [{name: fast, targets: [{provider: m, model: mock-fast}]}]
+pricing: [{model: mock-fast, input: 1, output: 2}]
+auth: {pepper: env:PEPPER}
+plans:
+  - {name: rated, rpm: 1000, concurrency: 10}
+  - {name: capped, rpm: 1000, spend: {daily_usd: 10}}
+store: {driver: postgres, dsn: env:DATABASE_URL}
+redis: {url: env:REDIS_URL, prefix: %q}
+`, prefix))
+	environ := map[string]string{"PEPPER": "scale-out-test-pepper-0003", "DATABASE_URL": dsn, "REDIS_URL": "redis://127.0.0.1:" + port + "/0"}
+	newKey := func(plan string) string {
+		var stdout, stderr bytes.Buffer
+		if err := run(context.Background(), []string{"keys", "create", "--config", cfg, "--name", plan, "--plan", plan, "--json"}, mapEnv(environ), &stdout, &stderr); err != nil {
+			t.Fatalf("keys create: %v %s", err, stderr.String())
+		}
+		return between(stdout.String(), `"key":"`, `"`)
+	}
+	rated, capped := newKey("rated"), newKey("capped")
+	rep := startServe(t, serveFlags{config: cfg}, environ)
+	body := `{"model":"fast","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
+	ask := func(key string) (int, string) { return do(t, "POST", rep.url("/v1/chat/completions"), key, body) }
+	for _, k := range []string{rated, capped} {
+		if code, out := ask(k); code != 200 {
+			t.Fatalf("with Redis up: %d %s", code, out)
+		}
+	}
+
+	_ = redisProc.Process.Kill()
+	_ = redisProc.Wait()
+	for i := 0; i < 5; i++ {
+		if code, out := ask(rated); code != 200 {
+			t.Fatalf("rates fail open, request %d: %d %s", i, code, out)
+		}
+		code, out := ask(capped)
+		if code != 503 || !strings.Contains(out, `"unavailable"`) || !strings.Contains(out, "retry shortly") {
+			t.Fatalf("spend fails closed, request %d: %d %s", i, code, out)
+		}
+	}
+	if n := strings.Count(rep.stderr.String(), "Redis is unavailable"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once:\n%s", n, rep.stderr.String())
+	}
+
+	startRedis()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out := ask(capped)
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) || code != 503 {
+			t.Fatalf("after Redis came back: %d %s", code, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(rep.stderr.String(), "Redis is back") {
+		t.Errorf("the recovery was not logged:\n%s", rep.stderr.String())
 	}
 }

@@ -147,11 +147,6 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		return fmt.Errorf("store: %w (usage records and budgets need a writable store.path)", err)
 	}
 	defer db.Close()
-	lim, err := openShared(cfg, loader, log, db)
-	if err != nil {
-		return usageError{err}
-	}
-	defer lim.close()
 	var (
 		keys      *auth.Keys
 		audit     store.Audit
@@ -174,6 +169,11 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	if !cfg.Metrics.Disabled {
 		m = metrics.New(func() int { return writer.Len() })
 	}
+	lim, err := openShared(cfg, loader, log, db, m)
+	if err != nil {
+		return usageError{err}
+	}
+	defer lim.close()
 	uc := cfg.Usage
 	writer = usage.NewWriter(db, usage.WriterOptions{QueueSize: uc.QueueSize, BatchSize: uc.BatchSize, FlushInterval: uc.FlushInterval,
 		Retries: 3, Logger: log, OnDrop: m.UsageDropped})

@@ -90,6 +90,20 @@ type Redis struct {
 	// SpendLeaseTTL is how long a spend reservation outlives a replica
 	// that died holding it (default 15m; longer than timeouts.request).
 	SpendLeaseTTL time.Duration `yaml:"spend_lease_ttl"`
+	// OnFailure is what each kind of limit does while Redis fails.
+	OnFailure RedisFailure `yaml:"on_failure"`
+}
+
+// RedisFailure says, per kind of limit, what happens while Redis fails:
+// fail_open decides in each replica's memory (as one replica would),
+// fail_closed refuses with 503 unavailable.
+type RedisFailure struct {
+	// Rates are requests and tokens per minute and day (default fail_open).
+	Rates string `yaml:"rates"`
+	// Concurrency is requests in progress (default fail_open).
+	Concurrency string `yaml:"concurrency"`
+	// Spend is spend caps (default fail_closed: a cap is money).
+	Spend string `yaml:"spend"`
 }
 
 // Auth configures who may call keyward.
@@ -509,7 +523,8 @@ func Default() Config {
 		Log:    Log{Level: "info", Format: "json"},
 		Reload: Reload{PollInterval: 2 * time.Second},
 		Store:  Store{Driver: "sqlite", Path: "keyward.db"},
-		Redis:  Redis{Prefix: "kw:", LeaseTTL: 30 * time.Second, SpendLeaseTTL: 15 * time.Minute},
+		Redis: Redis{Prefix: "kw:", LeaseTTL: 30 * time.Second, SpendLeaseTTL: 15 * time.Minute,
+			OnFailure: RedisFailure{Rates: FailOpen, Concurrency: FailOpen, Spend: FailClosed}},
 		Auth: Auth{
 			BrowserTokens:   BrowserTokens{MaxTTL: 15 * time.Minute},
 			FailedPerMinute: 20,

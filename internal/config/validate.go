@@ -159,6 +159,15 @@ func (c Config) validate() []Problem {
 // StorePostgres is the store driver replicas share.
 const StorePostgres = "postgres"
 
+// What a kind of limit does while Redis fails.
+const (
+	FailOpen   = "fail_open"
+	FailClosed = "fail_closed"
+)
+
+// FailurePolicies are the values of redis.on_failure.*.
+var FailurePolicies = []string{FailOpen, FailClosed}
+
 // JWTAlgorithms are the signing algorithms an issuer may allow.
 var JWTAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512"}
 
@@ -190,6 +199,9 @@ func (c Config) validateAccess(p *problems) {
 		p.add("store.max_conns", "must be from 0 (the default, 10) to 1000")
 	}
 	checkRef("redis.url", c.Redis.URL, false)
+	p.oneOf("redis.on_failure.rates", c.Redis.OnFailure.Rates, FailurePolicies)
+	p.oneOf("redis.on_failure.concurrency", c.Redis.OnFailure.Concurrency, FailurePolicies)
+	p.oneOf("redis.on_failure.spend", c.Redis.OnFailure.Spend, FailurePolicies)
 	if c.Redis.Prefix == "" || len(c.Redis.Prefix) > 64 || strings.ContainsAny(c.Redis.Prefix, " \t\r\n") {
 		p.add("redis.prefix", "must be 1-64 characters without white space")
 	}
@@ -517,15 +529,18 @@ var (
 // index), to the values it allows. Validation reports a value outside them
 // by name, with the closest allowed value.
 var Enumerations = map[string][]string{
-	"providers[].kind":         Kinds,
-	"providers[].key_strategy": KeyStrategies,
-	"limits.output_tokens":     OutputModes,
-	"log.level":                LogLevels,
-	"log.format":               LogFormats,
-	"store.driver":             StoreDrivers,
-	"usage.unpriced":           UnpricedPolicies,
-	"plans[].routes[]":         RouteNames,
-	"auth.jwt[].algorithms[]":  JWTAlgorithms,
+	"providers[].kind":             Kinds,
+	"providers[].key_strategy":     KeyStrategies,
+	"limits.output_tokens":         OutputModes,
+	"log.level":                    LogLevels,
+	"log.format":                   LogFormats,
+	"store.driver":                 StoreDrivers,
+	"redis.on_failure.rates":       FailurePolicies,
+	"redis.on_failure.concurrency": FailurePolicies,
+	"redis.on_failure.spend":       FailurePolicies,
+	"usage.unpriced":               UnpricedPolicies,
+	"plans[].routes[]":             RouteNames,
+	"auth.jwt[].algorithms[]":      JWTAlgorithms,
 }
 
 // oneOf reports v when it is not one of allowed, naming v (when it is safe

@@ -30,6 +30,8 @@ type Metrics struct {
 	inFlight         prometheus.Gauge
 	usageDropped     prometheus.Counter
 	limiterErrors    prometheus.Counter
+	redisDown        prometheus.Gauge
+	redisFallbacks   *prometheus.CounterVec
 }
 
 // New registers keyward's collectors, the Go runtime's and the process's.
@@ -73,9 +75,15 @@ func New(queueDepth func() int) *Metrics {
 		limiterErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keyward_limiter_errors_total", Help: "Rate limiter or budget store failures (the request was refused).",
 		}),
+		redisDown: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keyward_redis_down", Help: "1 while the Redis replicas share is failing (limits follow redis.on_failure), else 0.",
+		}),
+		redisFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyward_redis_fallbacks_total", Help: "Limit decisions made without Redis while it failed, by kind (rates, concurrency, spend) and policy (fail_open: decided in this process; fail_closed: refused).",
+		}, []string{"kind", "policy"}),
 	}
 	reg.MustRegister(m.requests, m.upstreamLatency, m.addedLatency, m.tokens, m.cost, m.limitRejections,
-		m.budgetRejections, m.activeStreams, m.inFlight, m.usageDropped, m.limiterErrors,
+		m.budgetRejections, m.activeStreams, m.inFlight, m.usageDropped, m.limiterErrors, m.redisDown, m.redisFallbacks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queueDepth != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -174,5 +182,23 @@ func (m *Metrics) UsageDropped(n int) {
 func (m *Metrics) LimiterError() {
 	if m != nil {
 		m.limiterErrors.Inc()
+	}
+}
+
+// RedisDown notes that the shared Redis failed (true) or is back (false).
+func (m *Metrics) RedisDown(down bool) {
+	if m != nil {
+		v := 0.0
+		if down {
+			v = 1
+		}
+		m.redisDown.Set(v)
+	}
+}
+
+// RedisFallback counts a limit decision made without Redis.
+func (m *Metrics) RedisFallback(kind, policy string) {
+	if m != nil {
+		m.redisFallbacks.WithLabelValues(kind, policy).Inc()
 	}
 }

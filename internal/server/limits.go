@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/failover"
 	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/ratelimit"
 )
@@ -146,6 +148,11 @@ func (d Deps) refuseLimit(w http.ResponseWriter, r *http.Request, rf *ratelimit.
 
 func (d Deps) limiterFailed(w http.ResponseWriter, r *http.Request, err error) {
 	d.Metrics.LimiterError()
+	if errors.Is(err, failover.ErrDown) {
+		// A fail_closed limit while Redis is down: the outage is logged once.
+		fail(w, r, apierr.Unavailable, "Limits cannot be checked right now (the shared limit store is unavailable); retry shortly.", "redis down")
+		return
+	}
 	d.Logger.Error("rate limiter or budget store failed; refusing the request", "request_id", w.Header().Get(apierr.RequestIDHeader), "err", err)
 	fail(w, r, apierr.Unavailable, "", "limiter error")
 }
