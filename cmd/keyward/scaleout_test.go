@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +321,15 @@ redis: {url: env:REDIS_URL, prefix: %q}
 	}
 	if !strings.Contains(rep.stderr.String(), "Redis is back") {
 		t.Errorf("the recovery was not logged:\n%s", rep.stderr.String())
+	}
+}
+
+// TestScaleOutExampleConfigLoads: examples/scale-out/keyward.yaml, which
+// its compose file and Kubernetes manifest mount, is a valid
+// configuration.
+func TestScaleOutExampleConfigLoads(t *testing.T) {
+	r := runCLI(t, nil, "config", "check", "--no-secrets", "--config", filepath.Join("..", "..", "examples", "scale-out", "keyward.yaml"))
+	if r.err != nil || strings.Contains(r.stderr, "warning") {
+		t.Fatalf("config check: %v\n%s", r.err, r.stderr)
 	}
 }
