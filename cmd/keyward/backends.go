@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
@@ -58,7 +59,29 @@ type shared struct {
 	Limiter ratelimit.Limiter
 	Slots   ratelimit.Slots
 	Ledger  budget.Ledger
-	close   func()
+	// down reports a Redis outage (nil without Redis).
+	down  func() bool
+	close func()
+}
+
+// degraded is /readyz's list of why this replica serves other than as
+// configured: Redis failing (limits follow redis.on_failure), the store
+// not answering.
+func degraded(sh shared, db appStore) func(ctx context.Context) []string {
+	return func(ctx context.Context) []string {
+		var why []string
+		if sh.down != nil && sh.down() {
+			why = append(why, "redis unavailable: limits follow redis.on_failure")
+		}
+		if p, ok := db.(interface{ Ping(context.Context) error }); ok {
+			ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			if p.Ping(ctx) != nil {
+				why = append(why, "store unavailable")
+			}
+		}
+		return why
+	}
 }
 
 // openShared connects to redis.url when configured; without it everything
@@ -102,6 +125,7 @@ func openShared(cfg config.Config, loader secret.Loader, log *slog.Logger, db st
 		Slots: failover.Slots{Shared: slots, Local: ratelimit.NewMemorySlots(), Policy: failover.Policy(pol.Concurrency), Breaker: br},
 		Ledger: failover.Ledger{Shared: redisledger.NewLedger(rdb, cfg.Redis.Prefix, spend, cfg.Redis.SpendLeaseTTL),
 			Local: budget.NewMemoryLedger(spend), Policy: failover.Policy(pol.Spend), Breaker: br},
+		down: br.IsDown,
 		close: func() {
 			_ = slots.Close()
 			_ = rdb.Close()

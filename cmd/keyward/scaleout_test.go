@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+	"github.com/keyward/keyward/internal/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -303,6 +306,9 @@ redis: {url: env:REDIS_URL, prefix: %q}
 			t.Fatalf("spend fails closed, request %d: %d %s", i, code, out)
 		}
 	}
+	if code, out := do(t, "GET", rep.url("/readyz"), "", ""); code != 200 || !strings.Contains(out, `"status":"degraded"`) || !strings.Contains(out, "redis unavailable") {
+		t.Errorf("/readyz while Redis is down: %d %s", code, out)
+	}
 	if n := strings.Count(rep.stderr.String(), "Redis is unavailable"); n != 1 {
 		t.Errorf("the outage was logged %d times, want once:\n%s", n, rep.stderr.String())
 	}
@@ -319,6 +325,9 @@ redis: {url: env:REDIS_URL, prefix: %q}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	if code, out := do(t, "GET", rep.url("/readyz"), "", ""); code != 200 || !strings.Contains(out, `"status":"ready"`) {
+		t.Errorf("/readyz after Redis came back: %d %s", code, out)
+	}
 	if !strings.Contains(rep.stderr.String(), "Redis is back") {
 		t.Errorf("the recovery was not logged:\n%s", rep.stderr.String())
 	}
@@ -331,5 +340,25 @@ func TestScaleOutExampleConfigLoads(t *testing.T) {
 	r := runCLI(t, nil, "config", "check", "--no-secrets", "--config", filepath.Join("..", "..", "examples", "scale-out", "keyward.yaml"))
 	if r.err != nil || strings.Contains(r.stderr, "warning") {
 		t.Fatalf("config check: %v\n%s", r.err, r.stderr)
+	}
+}
+
+// pingless is a store whose Ping fails (a PostgreSQL that went away).
+type pingless struct{ store.Store }
+
+func (pingless) Close() error               { return nil }
+func (pingless) Ping(context.Context) error { return errors.New("connection refused") }
+
+// TestDegradedReasons: /readyz's reasons are fixed words, never an error's
+// text: a Redis outage, a store that does not answer.
+func TestDegradedReasons(t *testing.T) {
+	down := true
+	why := degraded(shared{down: func() bool { return down }}, pingless{})(context.Background())
+	if diff := cmp.Diff([]string{"redis unavailable: limits follow redis.on_failure", "store unavailable"}, why); diff != "" {
+		t.Errorf("reasons (-want +got):\n%s", diff)
+	}
+	down = false
+	if why := degraded(shared{down: func() bool { return down }}, nil)(context.Background()); len(why) != 0 {
+		t.Errorf("healthy: %v", why)
 	}
 }

@@ -562,6 +562,14 @@ func (d Deps) readyz() http.Handler {
 			fail(w, r, apierr.ShuttingDown, "", "")
 			return
 		}
+		if d.Degraded != nil {
+			// Still serving, but not as configured: say why (fixed words,
+			// never an error's text). A load balancer keeps the replica.
+			if why := d.Degraded(r.Context()); len(why) > 0 {
+				writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "reasons": why, "generation": infoOf(r.Context()).snap.Generation})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "generation": infoOf(r.Context()).snap.Generation})
 	})
 }

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -63,6 +64,9 @@ type Deps struct {
 	// InsecureNoAuth serves without client credentials when none are
 	// configured (the serve command allows it on loopback only).
 	InsecureNoAuth bool
+	// Degraded lists why the replica serves other than as configured (the
+	// shared Redis or the store failing), for /readyz; nil: never.
+	Degraded func(ctx context.Context) []string
 	// Draining is set when the server is shutting down; /readyz then fails.
 	Draining *atomic.Bool
 	// InFlight counts requests being served, so shutdown can wait for
