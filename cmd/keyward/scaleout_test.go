@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -16,70 +14,18 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
+	"github.com/keyward/keyward/internal/pgtest"
+	"github.com/keyward/keyward/internal/redistest"
 	"github.com/keyward/keyward/internal/store"
-	"github.com/redis/go-redis/v9"
 )
 
-// scaleOutServices returns a Postgres DSN with a schema of its own and a
-// Redis address with a key prefix of its own, both removed after the
-// test. Without the services the test is skipped — except in CI
-// (CI=true), where they must be there.
+// scaleOutServices returns a PostgreSQL DSN with a schema of its own and
+// a Redis URL with a key prefix of its own, both emptied after the test
+// (pgtest, redistest: skipped without the services, except with CI=true).
 func scaleOutServices(t *testing.T) (dsn, redisURL, prefix string) {
 	t.Helper()
-	need := func(what string, err error) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", what, err)
-		}
-		t.Skipf("%s is not reachable here (%v); this test runs in CI", what, err)
-	}
-	b := make([]byte, 5)
-	_, _ = rand.Read(b)
-	id := hex.EncodeToString(b)
-	base := os.Getenv("KEYWARD_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		need("PostgreSQL", err)
-	}
-	schema := "kw_test_" + id
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		conn.Close(ctx)
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	addr := os.Getenv("KEYWARD_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err != nil {
-		need("Redis", err)
-	} else {
-		c.Close()
-	}
-	prefix = "kwtest-" + id + ":"
-	t.Cleanup(func() {
-		rdb := redis.NewClient(&redis.Options{Addr: addr})
-		defer rdb.Close()
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-	})
-	return base + "&search_path=" + schema, "redis://" + addr + "/0", prefix
+	_, dsn = pgtest.Schema(t)
+	return dsn, redistest.URL(), redistest.Prefix(t, redistest.Client(t))
 }
 
 // TestScaleOutTwoReplicas: two keyward processes' worth of serve share

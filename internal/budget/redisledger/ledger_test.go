@@ -11,12 +11,13 @@ import (
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/budget/ledgertest"
 	"github.com/keyward/keyward/internal/ratelimit/redislimit"
+	"github.com/keyward/keyward/internal/redistest"
 )
 
 func TestContract(t *testing.T) {
-	rdb := testClient(t)
+	rdb := redistest.Client(t)
 	ledgertest.RunLedger(t, func(t *testing.T, src budget.SpendSource) budget.Ledger {
-		return NewLedger(rdb, testPrefix(t, rdb), src, 0)
+		return NewLedger(rdb, redistest.Prefix(t, rdb), src, 0)
 	})
 }
 
@@ -25,9 +26,9 @@ var day = budget.Cap{Scope: budget.ScopeKey, Key: "k1", Period: budget.Daily, Li
 // TestRebuildAfterFlush: a count Redis lost is rebuilt from the usage
 // records, once, even when two replicas rebuild it at the same time.
 func TestRebuildAfterFlush(t *testing.T) {
-	rdb := testClient(t)
+	rdb := redistest.Client(t)
 	ctx := context.Background()
-	prefix := testPrefix(t, rdb)
+	prefix := redistest.Prefix(t, rdb)
 	src := ledgertest.NewSource(map[string]int64{"key/k1/2026-11-25": 300_000})
 	a := NewLedger(rdb, prefix, src, 0)
 	res, _, err := a.Reserve(ctx, []budget.Cap{day}, 100_000, ledgertest.Now)
@@ -92,9 +93,9 @@ func (b *barrier) Spent(ctx context.Context, c budget.Cap, since time.Time) (int
 // TestLeaseExpires: a reservation never settled (its replica died) stops
 // counting once its lease is over; settling it late still charges.
 func TestLeaseExpires(t *testing.T) {
-	rdb := testClient(t)
+	rdb := redistest.Client(t)
 	ctx := context.Background()
-	l := NewLedger(rdb, testPrefix(t, rdb), nil, time.Minute)
+	l := NewLedger(rdb, redistest.Prefix(t, rdb), nil, time.Minute)
 	dead, _, err := l.Reserve(ctx, []budget.Cap{day}, 900_000, ledgertest.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -122,18 +123,18 @@ func TestLeaseExpires(t *testing.T) {
 // TestKeys: keys name no subject, and expire after their period (plus a
 // lease and the grace).
 func TestKeys(t *testing.T) {
-	rdb := testClient(t)
+	rdb := redistest.Client(t)
 	ctx := context.Background()
-	prefix := testPrefix(t, rdb)
+	prefix := redistest.Prefix(t, rdb)
 	l := NewLedger(rdb, prefix, nil, time.Minute)
 	month := day
 	month.Period = budget.Monthly
 	if _, _, err := l.Reserve(ctx, []budget.Cap{day, month}, 1, ledgertest.Now); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := keysUnder(ctx, rdb, prefix)
-	if err != nil || len(keys) != 2 {
-		t.Fatalf("keys %v %v", keys, err)
+	keys := redistest.KeysUnder(t, rdb, prefix)
+	if len(keys) != 2 {
+		t.Fatalf("keys %v", keys)
 	}
 	for _, k := range keys {
 		if strings.Contains(k, "k1") || !strings.HasPrefix(k, prefix+"spend:") {
@@ -151,8 +152,8 @@ func TestKeys(t *testing.T) {
 // TestReplicasNeverOvershoot: three replicas share one Redis; 300 requests
 // race for one cap through them, and the settled spend stays within it.
 func TestReplicasNeverOvershoot(t *testing.T) {
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
 	var ls []budget.Ledger
 	for range 3 {
 		ls = append(ls, NewLedger(rdb, prefix, nil, 0))
@@ -213,10 +214,10 @@ func TestRedisDown(t *testing.T) {
 // a count without the earlier spend; the next use rebuilds it from the
 // records, which hold the settled cost.
 func TestSettleAfterFlush(t *testing.T) {
-	rdb := testClient(t)
+	rdb := redistest.Client(t)
 	ctx := context.Background()
 	src := ledgertest.NewSource(map[string]int64{"key/k1/2026-11-25": 700_000})
-	l := NewLedger(rdb, testPrefix(t, rdb), src, 0)
+	l := NewLedger(rdb, redistest.Prefix(t, rdb), src, 0)
 	res, _, err := l.Reserve(ctx, []budget.Cap{day}, 100_000, ledgertest.Now)
 	if err != nil {
 		t.Fatal(err)

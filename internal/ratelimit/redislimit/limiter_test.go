@@ -14,12 +14,13 @@ import (
 
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/ratelimit/ratelimittest"
+	"github.com/keyward/keyward/internal/redistest"
 )
 
 func TestLimiterContract(t *testing.T) {
 	ratelimittest.RunLimiter(t, func(t *testing.T) ratelimit.Limiter {
-		rdb := testClient(t)
-		return NewLimiter(rdb, testPrefix(t, rdb))
+		rdb := redistest.Client(t)
+		return NewLimiter(rdb, redistest.Prefix(t, rdb))
 	})
 }
 
@@ -67,8 +68,8 @@ func TestMatchesMemory(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rdb := testClient(t)
-			rl := NewLimiter(rdb, testPrefix(t, rdb))
+			rdb := redistest.Client(t)
+			rl := NewLimiter(rdb, redistest.Prefix(t, rdb))
 			mem := ratelimit.NewMemory()
 			ctx := context.Background()
 			r := rand.New(rand.NewPCG(19, 1))
@@ -128,10 +129,10 @@ func TestMatchesMemory(t *testing.T) {
 
 func TestAllowManyOneRoundTrip(t *testing.T) {
 	t.Parallel()
-	rdb := ownClient(t)
-	rt := &roundTrips{}
+	rdb := redistest.OwnClient(t)
+	rt := &redistest.RoundTrips{}
 	rdb.AddHook(rt)
-	l := NewLimiter(rdb, testPrefix(t, rdb))
+	l := NewLimiter(rdb, redistest.Prefix(t, rdb))
 	ctx := context.Background()
 	now := ratelimittest.T0
 	checks := []Check{
@@ -146,41 +147,41 @@ func TestAllowManyOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		rt.reset()
+		rt.Reset()
 		ds, err := l.AllowMany(ctx, checks, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rt.n.Load() != 1 || rt.names()[0] != "evalsha" {
-			t.Fatalf("call %d: round trips %v, want one evalsha", i, rt.names())
+		if rt.N.Load() != 1 || rt.Names()[0] != "evalsha" {
+			t.Fatalf("call %d: round trips %v, want one evalsha", i, rt.Names())
 		}
 		if !ds[0].Allowed || ds[0].Remaining != 10-2-i || ds[2].Remaining != 10000-800*(i+2) {
 			t.Fatalf("call %d: %+v", i, ds)
 		}
 	}
-	rt.reset()
+	rt.Reset()
 	if _, err := l.Allow(ctx, "single", ratelimit.PerMinute(1), 1, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Adjust(ctx, "single", ratelimit.PerMinute(1), -1, now); err != nil {
 		t.Fatal(err)
 	}
-	if got := rt.names(); len(got) > 3 { // Adjust's script may not be loaded yet
+	if got := rt.Names(); len(got) > 3 { // Adjust's script may not be loaded yet
 		t.Fatalf("Allow and Adjust: round trips %v", got)
 	}
-	rt.reset()
+	rt.Reset()
 	if err := l.Adjust(ctx, "single", ratelimit.PerMinute(1), 1, now); err != nil {
 		t.Fatal(err)
 	}
-	if rt.n.Load() != 1 {
-		t.Fatalf("Adjust: round trips %v, want one", rt.names())
+	if rt.N.Load() != 1 {
+		t.Fatalf("Adjust: round trips %v, want one", rt.Names())
 	}
 }
 
 func TestAllowManyAllOrNothing(t *testing.T) {
 	t.Parallel()
-	rdb := testClient(t)
-	l := NewLimiter(rdb, testPrefix(t, rdb))
+	rdb := redistest.Client(t)
+	l := NewLimiter(rdb, redistest.Prefix(t, rdb))
 	ctx := context.Background()
 	now := ratelimittest.T0
 	rpm, tpm := ratelimit.PerMinute(3), ratelimit.PerMinute(1000)
@@ -253,8 +254,8 @@ func TestAllowManyAllOrNothing(t *testing.T) {
 // the prefix in one shape, and idle keys expire.
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
 	l := NewLimiter(rdb, prefix)
 	ctx := context.Background()
 	now := time.Now()
@@ -265,7 +266,7 @@ func TestKeys(t *testing.T) {
 			t.Fatalf("%.20q: %+v %v", k, d, err)
 		}
 	}
-	got := keysUnder(t, rdb, prefix)
+	got := redistest.KeysUnder(t, rdb, prefix)
 	if len(got) != len(keys) {
 		t.Fatalf("%d keys stored for %d keys: %q", len(got), len(keys), got)
 	}
@@ -300,8 +301,8 @@ func TestKeys(t *testing.T) {
 // TestBadState: a key holding something else is an error, not a panic.
 func TestBadState(t *testing.T) {
 	t.Parallel()
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
 	l := NewLimiter(rdb, prefix)
 	ctx := context.Background()
 	rdb.Set(ctx, redisKey(prefix, "rl:", "garbage"), "not a time", time.Minute)
@@ -351,15 +352,15 @@ func BenchmarkAllow(b *testing.B) {
 	}
 	b.Run("memory", func(b *testing.B) { run(b, ratelimit.NewMemory()) })
 	b.Run("redis", func(b *testing.B) {
-		rdb := testClient(b)
-		run(b, NewLimiter(rdb, testPrefix(b, rdb)))
+		rdb := redistest.Client(b)
+		run(b, NewLimiter(rdb, redistest.Prefix(b, rdb)))
 	})
 }
 
 // BenchmarkRoundTrip is the floor under BenchmarkAllow/redis: one GET.
 func BenchmarkRoundTrip(b *testing.B) {
-	rdb := testClient(b)
-	key := testPrefix(b, rdb) + "x"
+	rdb := redistest.Client(b)
+	key := redistest.Prefix(b, rdb) + "x"
 	ctx := context.Background()
 	for b.Loop() {
 		if err := rdb.Get(ctx, key).Err(); err != nil && err != redis.Nil {
@@ -371,8 +372,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 // BenchmarkAllowMany is a request's four checks in one round trip, against
 // four Allows.
 func BenchmarkAllowMany(b *testing.B) {
-	rdb := testClient(b)
-	l := NewLimiter(rdb, testPrefix(b, rdb))
+	rdb := redistest.Client(b)
+	l := NewLimiter(rdb, redistest.Prefix(b, rdb))
 	ctx := context.Background()
 	now := time.Now()
 	checks := []Check{
@@ -404,10 +405,10 @@ func BenchmarkAllowMany(b *testing.B) {
 // its subjects — is one round trip to Redis (the Admitter batches them).
 func TestAdmissionOneRoundTrip(t *testing.T) {
 	t.Parallel()
-	rdb := ownClient(t)
-	rt := &roundTrips{}
+	rdb := redistest.OwnClient(t)
+	rt := &redistest.RoundTrips{}
 	rdb.AddHook(rt)
-	a := ratelimit.Admitter{Limiter: NewLimiter(rdb, testPrefix(t, rdb)), Slots: ratelimit.NewMemorySlots()}
+	a := ratelimit.Admitter{Limiter: NewLimiter(rdb, redistest.Prefix(t, rdb)), Slots: ratelimit.NewMemorySlots()}
 	holders := []ratelimit.Holder{
 		{Plan: ratelimit.Plan{Name: "free", RPM: 10, RPD: 100, TPM: 10000}, Subjects: []string{"token:t1", "user:u1", "ip:192.0.2.1"}},
 		{Plan: ratelimit.Plan{Name: "server", RPM: 600, TPM: 100000}, Subjects: []string{"key:k1"}},
@@ -415,13 +416,13 @@ func TestAdmissionOneRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	est := ratelimit.Estimate{Input: 100, Output: 200}
 	for i := range 4 {
-		rt.reset()
+		rt.Reset()
 		ad, rf, err := a.Admit(ctx, holders, est, time.Now())
 		if err != nil || rf != nil {
 			t.Fatalf("admission %d: %+v %v", i, rf, err)
 		}
-		if i > 0 && (rt.n.Load() != 1 || rt.names()[0] != "evalsha") { // the first may load the script
-			t.Fatalf("admission %d: round trips %v, want one evalsha for 11 checks", i, rt.names())
+		if i > 0 && (rt.N.Load() != 1 || rt.Names()[0] != "evalsha") { // the first may load the script
+			t.Fatalf("admission %d: round trips %v, want one evalsha for 11 checks", i, rt.Names())
 		}
 		if ad.Requests == nil || ad.Requests.Remaining != 10-1-i {
 			t.Fatalf("admission %d: requests left %+v", i, ad.Requests)

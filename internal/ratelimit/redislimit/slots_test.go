@@ -8,12 +8,13 @@ import (
 
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/ratelimit/ratelimittest"
+	"github.com/keyward/keyward/internal/redistest"
 )
 
 func TestSlotsContract(t *testing.T) {
 	ratelimittest.RunSlots(t, func(t *testing.T) ratelimit.Slots {
-		rdb := testClient(t)
-		s := NewSlots(rdb, testPrefix(t, rdb), 0)
+		rdb := redistest.Client(t)
+		s := NewSlots(rdb, redistest.Prefix(t, rdb), 0)
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
@@ -23,7 +24,7 @@ const testTTL = 300 * time.Millisecond
 
 // newTestSlots is Slots with a short TTL, closed after the test.
 func newTestSlots(t *testing.T, prefix string) *Slots {
-	s := NewSlots(testClient(t), prefix, testTTL)
+	s := NewSlots(redistest.Client(t), prefix, testTTL)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -33,7 +34,7 @@ func newTestSlots(t *testing.T, prefix string) *Slots {
 func TestLeaseExpires(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	prefix := testPrefix(t, testClient(t))
+	prefix := redistest.Prefix(t, redistest.Client(t))
 	crashed := newTestSlots(t, prefix)
 	start := time.Now()
 	releaseCrashed, _, ok, err := crashed.Acquire(ctx, "k", 1)
@@ -82,7 +83,7 @@ func TestLeaseExpires(t *testing.T) {
 func TestRenewalKeepsLease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	prefix := testPrefix(t, testClient(t))
+	prefix := redistest.Prefix(t, redistest.Client(t))
 	holder := newTestSlots(t, prefix)
 	other := newTestSlots(t, prefix)
 	release, _, ok, err := holder.Acquire(ctx, "k", 1)
@@ -111,8 +112,8 @@ func TestRenewalKeepsLease(t *testing.T) {
 func TestRenewerForgetsLostLease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
 	s := newTestSlots(t, prefix)
 	release, _, ok, err := s.Acquire(ctx, "k", 1)
 	if err != nil || !ok {
@@ -137,8 +138,8 @@ func TestRenewerForgetsLostLease(t *testing.T) {
 func TestAcquireRetried(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testClient(t)
-	key := redisKey(testPrefix(t, rdb), "slot:", "k")
+	rdb := redistest.Client(t)
+	key := redisKey(redistest.Prefix(t, rdb), "slot:", "k")
 	for i, want := range [][]int64{{1, 0}, {1, 0}} {
 		got, err := acquireScript.Run(ctx, rdb, []string{key}, 2, 1000, "lease-1").Int64Slice()
 		if err != nil || got[0] != want[0] || got[1] != want[1] {
@@ -156,8 +157,8 @@ func TestAcquireRetried(t *testing.T) {
 func TestSlotsClosed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
 	s := NewSlots(rdb, prefix, 0)
 	release, _, ok, err := s.Acquire(ctx, "k", 1)
 	if err != nil || !ok {
@@ -184,8 +185,8 @@ func TestSlotsClosed(t *testing.T) {
 // parallel: SCRIPT FLUSH is server-wide.
 func TestScriptCacheFlushed(t *testing.T) {
 	ctx := context.Background()
-	rdb := testClient(t)
-	prefix := testPrefix(t, rdb)
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
 	holder := newTestSlots(t, prefix)
 	other := newTestSlots(t, prefix)
 	release, _, ok, err := holder.Acquire(ctx, "k", 1)

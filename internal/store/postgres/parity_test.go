@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/store/sqlite"
 )
@@ -28,9 +29,9 @@ type pair struct {
 
 func openPair(t *testing.T) pair {
 	t.Helper()
-	_, dsn := newSchema(t)
+	_, dsn := pgtest.Schema(t)
 	// A session time zone far from UTC: days must still be UTC days.
-	pg := openDSN(t, withParam(dsn, "timezone", "Pacific/Kiritimati"))
+	pg := openDSN(t, pgtest.WithParam(dsn, "timezone", "Pacific/Kiritimati"))
 	lite, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "keyward.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,9 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -16,8 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/storetest"
 )
@@ -27,101 +24,10 @@ import (
 // dropped afterwards, so tests run in parallel and leave nothing behind.
 // Without a server they skip, except in CI (CI=true), where they fail.
 
-func testDSN() string {
-	if v := os.Getenv("KEYWARD_TEST_POSTGRES"); v != "" {
-		return v
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-var admin struct {
-	once sync.Once
-	pool *pgxpool.Pool
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if admin.pool != nil {
-		admin.pool.Close()
-	}
+	pgtest.Close()
 	os.Exit(code)
-}
-
-// adminPool is the tests' own connection to the server, for creating
-// schemas and looking behind the store's back.
-func adminPool(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	admin.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		cfg, err := pgxpool.ParseConfig(testDSN())
-		if err != nil {
-			admin.err = errors.New("KEYWARD_TEST_POSTGRES is not a valid connection string")
-			return
-		}
-		cfg.MaxConns = 4
-		pool, err := pgxpool.NewWithConfig(ctx, cfg)
-		if err == nil {
-			if err = pool.Ping(ctx); err != nil {
-				pool.Close()
-			}
-		}
-		admin.pool, admin.err = pool, err
-	})
-	if admin.err != nil {
-		msg := fmt.Sprintf("PostgreSQL at %s is not reachable (KEYWARD_TEST_POSTGRES names another): %v", redacted(testDSN()), admin.err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return admin.pool
-}
-
-func redacted(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		return u.Redacted()
-	}
-	return "(a key=value string)"
-}
-
-// withParam sets a connection parameter in a URL or key=value DSN.
-func withParam(dsn, key, value string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			panic(err)
-		}
-		q := u.Query()
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " " + key + "='" + value + "'"
-}
-
-func randomName(prefix string) string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
-// newSchema creates an empty schema, dropped when the test ends, and
-// returns its name and a DSN whose search_path is it.
-func newSchema(t testing.TB) (schema, dsn string) {
-	t.Helper()
-	pool := adminPool(t)
-	schema = randomName("kw_test_")
-	if _, err := pool.Exec(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := pool.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema, withParam(testDSN(), "search_path", schema)
 }
 
 // openDSN opens the store at dsn, closed when the test ends.
@@ -139,13 +45,13 @@ func openDSN(t testing.TB, dsn string, opts ...Option) *DB {
 
 // openTest opens a store in a fresh schema.
 func openTest(t testing.TB) *DB {
-	_, dsn := newSchema(t)
+	_, dsn := pgtest.Schema(t)
 	return openDSN(t, dsn)
 }
 
 func TestContract(t *testing.T) {
 	t.Parallel()
-	adminPool(t) // skip or fail once, not in every part
+	pgtest.AdminPool(t) // skip or fail once, not in every part
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
@@ -157,7 +63,7 @@ type appliedRow struct {
 
 func applied(t *testing.T, schema string) []appliedRow {
 	t.Helper()
-	rows, err := adminPool(t).Query(context.Background(), `SELECT version, name, applied_at FROM `+schema+`.schema_migrations ORDER BY version`)
+	rows, err := pgtest.AdminPool(t).Query(context.Background(), `SELECT version, name, applied_at FROM `+schema+`.schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +77,7 @@ func applied(t *testing.T, schema string) []appliedRow {
 func TestMigrateTwiceIsNoop(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	schema, dsn := newSchema(t)
+	schema, dsn := pgtest.Schema(t)
 	db := openDSN(t, dsn)
 	first := applied(t, schema)
 	ms, _ := migrations()
@@ -210,7 +116,7 @@ func equalRows(a, b []appliedRow) bool {
 // of them would fail an Open.
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	t.Parallel()
-	schema, dsn := newSchema(t)
+	schema, dsn := pgtest.Schema(t)
 	const replicas = 6
 	var (
 		wg    sync.WaitGroup
@@ -245,7 +151,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 func holdMigrationLock(t *testing.T, schema string) {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := adminPool(t).Begin(ctx)
+	tx, err := pgtest.AdminPool(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +165,7 @@ func holdMigrationLock(t *testing.T, schema string) {
 
 func TestOpenWaitsForMigrationLockUntilCancelled(t *testing.T) {
 	t.Parallel()
-	schema, dsn := newSchema(t)
+	schema, dsn := pgtest.Schema(t)
 	holdMigrationLock(t, schema)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -282,9 +188,9 @@ func TestOpenWaitsForMigrationLockUntilCancelled(t *testing.T) {
 func TestCancelledQueryReturnsPromptly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	schema, dsn := newSchema(t)
-	app := randomName("kw_cancel_")
-	db := openDSN(t, withParam(dsn, "application_name", app))
+	schema, dsn := pgtest.Schema(t)
+	app := pgtest.RandomName("kw_cancel_")
+	db := openDSN(t, pgtest.WithParam(dsn, "application_name", app))
 	if err := db.CreateKey(ctx, store.Key{ID: "k1", Hash: []byte("h1"), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +202,7 @@ func TestCancelledQueryReturnsPromptly(t *testing.T) {
 	}
 
 	// Another transaction holds the key's row, so revoking it waits.
-	tx, err := adminPool(t).Begin(ctx)
+	tx, err := pgtest.AdminPool(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +225,7 @@ func TestCancelledQueryReturnsPromptly(t *testing.T) {
 	// The server stopped waiting too: the statement was cancelled there,
 	// not just abandoned.
 	var waiting int
-	if err := adminPool(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting); err != nil {
+	if err := pgtest.AdminPool(t).QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting); err != nil {
 		t.Fatal(err)
 	}
 	if waiting != 0 {
@@ -333,7 +239,7 @@ func TestCancelledQueryReturnsPromptly(t *testing.T) {
 
 func TestSkipMigrations(t *testing.T) {
 	t.Parallel()
-	_, dsn := newSchema(t)
+	_, dsn := pgtest.Schema(t)
 	if db, err := Open(context.Background(), dsn, SkipMigrations()); err == nil || !strings.Contains(err.Error(), "pending") {
 		if db != nil {
 			db.Close()
@@ -346,12 +252,12 @@ func TestSkipMigrations(t *testing.T) {
 
 func TestOpenFailures(t *testing.T) {
 	t.Parallel()
-	adminPool(t)
+	pgtest.AdminPool(t)
 	const password = "hunter2-not-shown"
 	tests := []struct{ name, dsn string }{
 		{"malformed", "postgres://u:" + password + "@127.0.0.1:5432/test?sslmode=disable&connect_timeout=bogus"},
 		{"nothing listening", "postgres://u:" + password + "@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"},
-		{"no such schema", withParam(testDSN(), "search_path", randomName("kw_missing_"))},
+		{"no such schema", pgtest.WithParam(pgtest.DSN(), "search_path", pgtest.RandomName("kw_missing_"))},
 	}
 	for _, tt := range tests {
 		start := time.Now()
@@ -454,9 +360,9 @@ func TestOddBytes(t *testing.T) {
 // whatever the database's locale (this test server's may well be C too).
 func TestTextSortsByBytes(t *testing.T) {
 	t.Parallel()
-	schema, dsn := newSchema(t)
+	schema, dsn := pgtest.Schema(t)
 	openDSN(t, dsn)
-	rows, err := adminPool(t).Query(context.Background(), `SELECT c.relname || '.' || a.attname, coalesce(co.collname, '')
+	rows, err := pgtest.AdminPool(t).Query(context.Background(), `SELECT c.relname || '.' || a.attname, coalesce(co.collname, '')
 		FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		LEFT JOIN pg_collation co ON co.oid = a.attcollation
 		WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname <> 'schema_migrations' AND a.attnum > 0 AND a.attcollation <> 0`, schema)
