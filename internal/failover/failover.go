@@ -152,37 +152,11 @@ func (l Limiter) Adjust(ctx context.Context, key string, lim ratelimit.Limit, co
 func (l Limiter) AllowMany(ctx context.Context, checks []ratelimit.Check, now time.Time) ([]ratelimit.Decision, error) {
 	b, ok := l.Shared.(ratelimit.Batcher)
 	if !ok {
-		return allowEach(ctx, l, checks, now)
+		return ratelimit.AllowEach(ctx, l, checks, now)
 	}
 	return call(ctx, l.Breaker, "rates", l.Policy,
 		func() ([]ratelimit.Decision, error) { return b.AllowMany(ctx, checks, now) },
-		func() ([]ratelimit.Decision, error) { return allowEach(ctx, l.Local, checks, now) })
-}
-
-// allowEach takes checks one by one from lim, giving back what it took
-// when one is refused.
-func allowEach(ctx context.Context, lim ratelimit.Limiter, checks []ratelimit.Check, now time.Time) ([]ratelimit.Decision, error) {
-	decs := make([]ratelimit.Decision, len(checks))
-	for i, c := range checks {
-		d, err := lim.Allow(ctx, c.Key, c.Limit, c.Cost, now)
-		if err == nil && !d.Allowed {
-			for _, t := range checks[:i] {
-				_ = lim.Adjust(ctx, t.Key, t.Limit, -t.Cost, now)
-			}
-			for j := i; j < len(checks); j++ {
-				decs[j] = d
-			}
-			return decs, nil
-		}
-		if err != nil {
-			for _, t := range checks[:i] {
-				_ = lim.Adjust(ctx, t.Key, t.Limit, -t.Cost, now)
-			}
-			return nil, err
-		}
-		decs[i] = d
-	}
-	return decs, nil
+		func() ([]ratelimit.Decision, error) { return ratelimit.AllowEach(ctx, l.Local, checks, now) })
 }
 
 // Slots are shared concurrency slots with local ones to fall back to.

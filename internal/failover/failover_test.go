@@ -120,7 +120,7 @@ func TestAllowManyLocallyAllOrNone(t *testing.T) {
 	now := time.Now()
 	local := ratelimit.NewMemory()
 	checks := []ratelimit.Check{{Key: "a", Limit: ratelimit.PerMinute(5), Cost: 1}, {Key: "b", Limit: ratelimit.PerMinute(1), Cost: 2}}
-	decs, err := allowEach(ctx, local, checks, now)
+	decs, err := ratelimit.AllowEach(ctx, local, checks, now)
 	if err != nil || decs[1].Allowed {
 		t.Fatalf("%+v %v", decs, err)
 	}

@@ -88,25 +88,8 @@ func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now
 		}
 		return nil, r, err
 	}
-	if b, ok := a.Limiter.(Batcher); ok {
-		if r, err := ad.takeBatch(ctx, b, holders, est, now); r != nil || err != nil {
-			return refuse(r, err)
-		}
-		return a.acquireSlots(ctx, ad, holders, refuse)
-	}
-	for _, h := range holders {
-		if r, err := ad.takeRequests(ctx, h, 1, now); r != nil || err != nil {
-			return refuse(r, err)
-		}
-		if h.Plan.TPM > 0 {
-			if est.Total() > int64(h.Plan.TPM) {
-				return refuse(&Refusal{Limit: "tpm_burst", Plan: h.Plan}, nil)
-			}
-			dec, err := ad.take(ctx, "tpm:"+h.Plan.Name, PerMinute(h.Plan.TPM), int(est.Total()), h.Subjects, now, &ad.tokens, &ad.Tokens)
-			if err != nil || dec != nil {
-				return refuse(refusal("tpm", h.Plan, dec), err)
-			}
-		}
+	if r, err := ad.takeRates(ctx, batcherOf(a.Limiter), holders, 1, &est, now); r != nil || err != nil {
+		return refuse(r, err)
 	}
 	return a.acquireSlots(ctx, ad, holders, refuse)
 }
@@ -148,28 +131,81 @@ type Batcher interface {
 	AllowMany(ctx context.Context, checks []Check, now time.Time) ([]Decision, error)
 }
 
-// takeBatch takes every holder's request and token limits in one call of
-// a Batcher, in the order Admit takes them one by one, and answers what
-// that would: the first refusal (nothing is taken then), or the units
-// taken and the tightest allowed decisions.
-func (ad *Admission) takeBatch(ctx context.Context, b Batcher, holders []Holder, est Estimate, now time.Time) (*Refusal, error) {
+// batcherOf is lim as a Batcher: itself when it is one, else its checks
+// taken one by one (AllowEach).
+func batcherOf(lim Limiter) Batcher {
+	if b, ok := lim.(Batcher); ok {
+		return b
+	}
+	return eachBatcher{lim}
+}
+
+type eachBatcher struct{ lim Limiter }
+
+func (e eachBatcher) AllowMany(ctx context.Context, checks []Check, now time.Time) ([]Decision, error) {
+	return AllowEach(ctx, e.lim, checks, now)
+}
+
+// AllowEach takes checks from lim one by one, all or none: at the first
+// refusal it gives back what it took, and every decision from there on is
+// that refusal; a failure gives back what was taken too.
+func AllowEach(ctx context.Context, lim Limiter, checks []Check, now time.Time) ([]Decision, error) {
+	decs := make([]Decision, len(checks))
+	giveBack := func(i int) {
+		for _, t := range checks[:i] {
+			_ = lim.Adjust(ctx, t.Key, t.Limit, -t.Cost, now)
+		}
+	}
+	for i, c := range checks {
+		d, err := lim.Allow(ctx, c.Key, c.Limit, c.Cost, now)
+		if err != nil {
+			giveBack(i)
+			return nil, err
+		}
+		if !d.Allowed {
+			giveBack(i)
+			for j := i; j < len(checks); j++ {
+				decs[j] = d
+			}
+			return decs, nil
+		}
+		decs[i] = d
+	}
+	return decs, nil
+}
+
+// takeRates takes every holder's request limits (cost units each) and,
+// with an estimate, its token limit, in one call of a Batcher, in order —
+// per holder requests per minute, per day, then tokens per minute, each
+// for every subject — and answers the first refusal (nothing is taken
+// then), or the units taken and the tightest allowed decisions.
+func (ad *Admission) takeRates(ctx context.Context, b Batcher, holders []Holder, cost int, est *Estimate, now time.Time) (*Refusal, error) {
 	type what struct {
 		name   string
 		plan   Plan
 		tokens bool
 	}
-	var checks []Check
-	var whats []what
+	n := 0
+	for _, h := range holders {
+		n += 3 * len(h.Subjects)
+	}
+	checks, whats := make([]Check, 0, n), make([]what, 0, n)
 	// burst is a request larger than a plan's whole tokens per minute:
 	// refused there, after the checks before it (as one by one).
 	var burst *Refusal
 holders:
 	for _, h := range holders {
-		for _, l := range []struct {
+		rates := [...]struct {
 			name  string
 			limit Limit
 			cost  int
-		}{{"rpm", PerMinute(h.Plan.RPM), 1}, {"rpd", PerDay(h.Plan.RPD), 1}, {"tpm", PerMinute(h.Plan.TPM), int(est.Total())}} {
+		}{{"rpm", PerMinute(h.Plan.RPM), cost}, {"rpd", PerDay(h.Plan.RPD), cost}, {"tpm", PerMinute(h.Plan.TPM), 0}}
+		if est != nil {
+			rates[2].cost = int(est.Total())
+		} else {
+			rates[2].limit = Limit{} // a decision counts requests only
+		}
+		for _, l := range rates {
 			if l.limit.Rate <= 0 {
 				continue
 			}
@@ -232,31 +268,11 @@ holders:
 // run).
 func (a Admitter) Decide(ctx context.Context, holders []Holder, cost int, now time.Time) (*Admission, *Refusal, error) {
 	ad := &Admission{lim: a.Limiter}
-	for _, h := range holders {
-		if r, err := ad.takeRequests(ctx, h, cost, now); r != nil || err != nil {
-			ad.Rollback(ctx)
-			return nil, r, err
-		}
+	if r, err := ad.takeRates(ctx, batcherOf(a.Limiter), holders, cost, nil, now); r != nil || err != nil {
+		ad.Rollback(ctx)
+		return nil, r, err
 	}
 	return ad, nil, nil
-}
-
-// takeRequests takes cost units from a holder's requests per minute and
-// per day, and returns the refusal of the first that has not enough.
-func (ad *Admission) takeRequests(ctx context.Context, h Holder, cost int, now time.Time) (*Refusal, error) {
-	for _, l := range []struct {
-		name  string
-		limit Limit
-	}{{"rpm", PerMinute(h.Plan.RPM)}, {"rpd", PerDay(h.Plan.RPD)}} {
-		if l.limit.Rate <= 0 {
-			continue
-		}
-		dec, err := ad.take(ctx, l.name+":"+h.Plan.Name, l.limit, cost, h.Subjects, now, &ad.requests, &ad.Requests)
-		if err != nil || dec != nil {
-			return refusal(l.name, h.Plan, dec), err
-		}
-	}
-	return nil, nil
 }
 
 func refusal(limit string, p Plan, dec *Decision) *Refusal {
@@ -264,29 +280,6 @@ func refusal(limit string, p Plan, dec *Decision) *Refusal {
 		return nil
 	}
 	return &Refusal{Limit: limit, Plan: p, Decision: *dec}
-}
-
-// take takes cost units of limit from every subject, under keys
-// prefix:subject. It stops at the first refusal and returns its decision;
-// the units taken so far are appended to got, and tightest tracks the
-// allowed decision with the least left.
-func (ad *Admission) take(ctx context.Context, prefix string, limit Limit, cost int, subs []string, now time.Time,
-	got *[]taken, tightest **Decision) (*Decision, error) {
-	for _, s := range subs {
-		key := prefix + ":" + s
-		dec, err := ad.lim.Allow(ctx, key, limit, cost, now)
-		if err != nil {
-			return nil, err
-		}
-		if !dec.Allowed {
-			return &dec, nil
-		}
-		*got = append(*got, taken{key, limit, cost})
-		if *tightest == nil || dec.Remaining < (*tightest).Remaining {
-			*tightest = &dec
-		}
-	}
-	return nil, nil
 }
 
 // Rollback gives back everything a request that was refused later took.
