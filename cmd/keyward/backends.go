@@ -10,10 +10,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/budget/redisledger"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/failover"
+	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/ratelimit/redislimit"
@@ -190,4 +192,55 @@ func storeCmd(e env) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// changeHandler applies the store's change events to this replica: what
+// changed is dropped from the caches (keys and users may be nil without
+// a pepper), and an announced config change reloads the configuration.
+func changeHandler(gw *live.Runtime, keys *auth.Keys, users *auth.Users, budgets *budget.Table, log *slog.Logger) func(store.Change) {
+	return func(c store.Change) {
+		switch c.Kind {
+		case store.ChangeKey:
+			if keys != nil {
+				keys.Forget(c.ID)
+			}
+		case store.ChangeUser:
+			if users != nil {
+				users.Forget(c.ID)
+			}
+		case store.ChangeBudget:
+			budgets.Forget()
+		case store.ChangeConfig:
+			log.Info("reloading the configuration: another process asked every replica to")
+			_ = gw.Reload("change event")
+		case store.ChangeAll:
+			if keys != nil {
+				keys.ForgetAll()
+			}
+			if users != nil {
+				users.ForgetAll()
+			}
+			budgets.Forget()
+		}
+	}
+}
+
+// liveReporter records whether change events flow: the caches keep
+// records longer while they do, and the log says when they start and stop
+// (once per change, not per reconnection attempt).
+func liveReporter(fresh *store.Freshness, m *metrics.Metrics, log *slog.Logger) func(bool) {
+	var was, ever bool
+	return func(on bool) {
+		fresh.SetLive(on)
+		m.ChangeEvents(on)
+		switch {
+		case on && !was && !ever:
+			log.Info("listening for the store's change events: revocations, users and budgets apply at once on every replica")
+		case on && !was:
+			log.Info("the store's change events flow again; caches were emptied")
+		case !on && was:
+			log.Warn("the store's change events stopped; until they are back, changes made elsewhere apply within a second")
+		}
+		was, ever = on, ever || on
+	}
 }

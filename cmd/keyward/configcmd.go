@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/provider"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/store"
 )
 
 func configCmd(e env) *cobra.Command {
@@ -60,6 +62,43 @@ problem is listed with its YAML path; no secret value is ever printed.`,
 	check.Flags().StringVarP(&path, "config", "c", "", "configuration file (default $KEYWARD_CONFIG or keyward.yaml)")
 	check.Flags().BoolVar(&noSecrets, "no-secrets", false, "do not resolve env:/file: references")
 	cmd.AddCommand(check)
+
+	var reloadPath string
+	reload := &cobra.Command{
+		Use:   "reload",
+		Short: "Ask every replica sharing the store to reload its configuration now",
+		Long: `Tell every keyward serve that shares this configuration's PostgreSQL store to
+reload its configuration file at once (each reloads its own copy, as on SIGHUP;
+a configuration that does not load is refused there and the old one kept). With
+the embedded SQLite store there is no one to tell: send serve SIGHUP.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			p := configPath(reloadPath, e.getenv)
+			cfg, err := config.LoadFile(p)
+			if err != nil {
+				return usageError{err}
+			}
+			if cfg.Store.Driver != config.StorePostgres {
+				return usageError{errors.New("config reload tells replicas through PostgreSQL (store.driver: postgres); with SQLite, send serve SIGHUP (kill -HUP PID)")}
+			}
+			db, err := openStore(c.Context(), cfg, p, secret.Loader{Getenv: e.getenv, BaseDir: filepath.Dir(p)})
+			if err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			defer db.Close()
+			ch, ok := db.(store.Changes)
+			if !ok {
+				return errors.New("this store does not carry change events")
+			}
+			if err := ch.Announce(c.Context(), store.Change{Kind: store.ChangeConfig}); err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, "asked every replica listening to this store to reload its configuration")
+			return nil
+		},
+	}
+	reload.Flags().StringVarP(&reloadPath, "config", "c", "", "configuration file (default $KEYWARD_CONFIG or keyward.yaml)")
+	cmd.AddCommand(reload)
 	return cmd
 }
 

@@ -148,26 +148,42 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	}
 	defer db.Close()
 	var (
+		m      *metrics.Metrics
+		writer *usage.Writer
+	)
+	if !cfg.Metrics.Disabled {
+		m = metrics.New(func() int { return writer.Len() })
+	}
+	// Keys, users and budgets are cached in each replica: fresh for a
+	// second, or while the store's change events flow for longer (a
+	// change drops them at once); while the store fails, what was read
+	// keeps working for store.grace_period.
+	fresh := &store.Freshness{TTL: time.Second, LiveTTL: 30 * time.Second, Grace: cfg.Store.GracePeriod,
+		Timeout: 2 * time.Second, OnStale: m.StoreStale}
+	var (
 		keys      *auth.Keys
 		audit     store.Audit
 		users     *auth.Users
 		userStore store.Users
 	)
 	if pepper := gw.Current().Pepper; !pepper.IsZero() {
-		keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log})
+		keys = auth.NewKeys(db, auth.KeysOptions{Pepper: pepper, Logger: log, Freshness: fresh})
 		audit, userStore = db, db
-		users = auth.NewUsers(db, nil)
+		users = auth.NewUsers(db, fresh)
 		fctx, cancelFlush := context.WithCancel(context.WithoutCancel(ctx))
 		flushed := make(chan struct{})
 		go func() { keys.RunFlusher(fctx, 10*time.Second); close(flushed) }()
 		defer func() { cancelFlush(); <-flushed }()
 	}
-	var (
-		m      *metrics.Metrics
-		writer *usage.Writer
-	)
-	if !cfg.Metrics.Disabled {
-		m = metrics.New(func() int { return writer.Len() })
+	budgets := budget.NewTable(db, fresh)
+	if ch, ok := db.(store.Changes); ok {
+		lctx, stopListen := context.WithCancel(context.WithoutCancel(ctx))
+		listened := make(chan struct{})
+		go func() {
+			defer close(listened)
+			_ = ch.Listen(lctx, changeHandler(gw, keys, users, budgets, log), liveReporter(fresh, m, log))
+		}()
+		defer func() { stopListen(); <-listened }()
 	}
 	lim, err := openShared(cfg, loader, log, db, m)
 	if err != nil {
@@ -222,7 +238,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		Failures:    auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, audit),
 		UsageStore:  db,
 		BudgetStore: db,
-		Budgets:     budget.NewTable(db, time.Second),
+		Budgets:     budgets,
 		Usage:       writer,
 		Metrics:     m,
 	})

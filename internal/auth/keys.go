@@ -53,26 +53,16 @@ type Keys struct {
 	pepper secret.Secret
 	now    func() time.Time
 	log    *slog.Logger
-	// ttl bounds how stale a cached lookup may be: a revocation takes
-	// effect within it, in every process.
-	ttl time.Duration
+
+	// Lookups are cached (store.Freshness): a revocation takes effect
+	// within the cache's TTL in every process, at once where the store
+	// sends change events (Forget).
+	byHash *store.Cache[string, store.Key] // by hex hash
+	byID   *store.Cache[string, store.Key] // by id, for Active
+	owners *store.Cache[string, bool]      // by user, for Owns
 
 	mu      sync.Mutex
-	cache   map[string]cached // by hex hash
-	byID    map[string]cached // by id, for Active
-	owners  map[string]owned  // by user, for Owns
 	touched map[string]time.Time
-}
-
-type owned struct {
-	owns    bool
-	fetched time.Time
-}
-
-type cached struct {
-	key     store.Key
-	err     error
-	fetched time.Time
 }
 
 // KeysOptions configure a Keys.
@@ -80,23 +70,26 @@ type KeysOptions struct {
 	Pepper secret.Secret
 	Now    func() time.Time
 	Logger *slog.Logger
-	// CacheTTL defaults to 1s.
-	CacheTTL time.Duration
+	// Freshness ages cached lookups (default: one second, by Now).
+	Freshness *store.Freshness
 }
 
 // NewKeys returns a key manager over st.
 func NewKeys(st KeyStore, o KeysOptions) *Keys {
-	k := &Keys{st: st, pepper: o.Pepper, now: o.Now, log: o.Logger, ttl: o.CacheTTL,
-		cache: map[string]cached{}, byID: map[string]cached{}, owners: map[string]owned{}, touched: map[string]time.Time{}}
+	k := &Keys{st: st, pepper: o.Pepper, now: o.Now, log: o.Logger, touched: map[string]time.Time{}}
 	if k.now == nil {
 		k.now = time.Now
 	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
-	if k.ttl <= 0 {
-		k.ttl = time.Second
+	f := o.Freshness
+	if f == nil {
+		f = &store.Freshness{TTL: time.Second, Now: k.now}
 	}
+	k.byHash = store.NewCache[string, store.Key](f)
+	k.byID = store.NewCache[string, store.Key](f)
+	k.owners = store.NewCache[string, bool](f)
 	return k
 }
 
@@ -168,7 +161,7 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, e
 	}
 	h := k.hash(presented)
 	now := k.now()
-	rec, err := k.lookup(ctx, k.cache, hex.EncodeToString(h), now, func() (store.Key, error) { return k.st.KeyByHash(ctx, h) })
+	rec, err := k.lookup(ctx, k.byHash, hex.EncodeToString(h), now, func(ctx context.Context) (store.Key, error) { return k.st.KeyByHash(ctx, h) })
 	if err != nil {
 		return store.Key{}, err
 	}
@@ -183,66 +176,39 @@ func (k *Keys) Authenticate(ctx context.Context, presented string) (store.Key, e
 // the cache TTL, so a revocation reaches what depends on the key (the
 // browser tokens it minted) within it.
 func (k *Keys) Active(ctx context.Context, id string) (store.Key, error) {
-	return k.lookup(ctx, k.byID, id, k.now(), func() (store.Key, error) { return k.st.KeyByID(ctx, id) })
+	return k.lookup(ctx, k.byID, id, k.now(), func(ctx context.Context) (store.Key, error) { return k.st.KeyByID(ctx, id) })
 }
 
 // Owns reports whether a user owns any key (revoked ones too): a tenant,
 // whose id an app server's key without an owner may not name as one of its
 // end users. Cached as lookups are.
 func (k *Keys) Owns(ctx context.Context, user string) (bool, error) {
-	now := k.now()
-	k.mu.Lock()
-	c, ok := k.owners[user]
-	k.mu.Unlock()
-	if ok && now.Sub(c.fetched) < k.ttl && !now.Before(c.fetched) {
-		return c.owns, nil
-	}
-	keys, err := k.st.ListKeys(ctx, store.KeyFilter{User: user, IncludeRevoked: true})
+	owns, err := k.owners.Get(ctx, user, func(ctx context.Context) (bool, error) {
+		keys, err := k.st.ListKeys(ctx, store.KeyFilter{User: user, IncludeRevoked: true})
+		return len(keys) > 0, err
+	})
 	if err != nil {
 		return false, fmt.Errorf("list keys of a user: %w", err)
 	}
-	k.mu.Lock()
-	if len(k.owners) > 100_000 {
-		clear(k.owners)
-	}
-	k.owners[user] = owned{owns: len(keys) > 0, fetched: now}
-	k.mu.Unlock()
-	return len(keys) > 0, nil
+	return owns, nil
 }
 
-// lookup returns the record cached in m under name, fetching it when the
-// cache has none younger than the TTL, and refuses a key that is unknown,
-// revoked or expired. err is ErrUnknown, ErrRevoked, ErrExpired or a
-// store failure (not cached).
-func (k *Keys) lookup(ctx context.Context, m map[string]cached, name string, now time.Time, fetch func() (store.Key, error)) (store.Key, error) {
-	k.mu.Lock()
-	c, ok := m[name]
-	k.mu.Unlock()
-	if !ok || now.Sub(c.fetched) >= k.ttl || now.Before(c.fetched) {
-		rec, err := fetch()
-		if errors.Is(err, store.ErrNotFound) {
-			err = ErrUnknown
-		}
-		if err != nil && !errors.Is(err, ErrUnknown) {
-			return store.Key{}, fmt.Errorf("look up key: %w", err)
-		}
-		c = cached{key: rec, err: err, fetched: now}
-		k.mu.Lock()
-		if len(m) > 100_000 {
-			clear(m) // bound memory against floods of valid-looking keys
-		}
-		m[name] = c
-		k.mu.Unlock()
-	}
+// lookup returns the record cached in c under name, fetching it when the
+// cache has none fresh, and refuses a key that is unknown, revoked or
+// expired. err is ErrUnknown, ErrRevoked, ErrExpired or a store failure.
+func (k *Keys) lookup(ctx context.Context, c *store.Cache[string, store.Key], name string, now time.Time, fetch func(context.Context) (store.Key, error)) (store.Key, error) {
+	rec, err := c.Get(ctx, name, fetch)
 	switch {
-	case c.err != nil:
-		return store.Key{}, c.err
-	case !c.key.RevokedAt.IsZero():
+	case errors.Is(err, store.ErrNotFound):
+		return store.Key{}, ErrUnknown
+	case err != nil:
+		return store.Key{}, fmt.Errorf("look up key: %w", err)
+	case !rec.RevokedAt.IsZero():
 		return store.Key{}, ErrRevoked
-	case !c.key.ExpiresAt.IsZero() && !now.Before(c.key.ExpiresAt):
+	case !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt):
 		return store.Key{}, ErrExpired
 	}
-	return c.key, nil
+	return rec, nil
 }
 
 // Revoke revokes a key at once (other processes see it within the cache
@@ -251,7 +217,7 @@ func (k *Keys) Revoke(ctx context.Context, id, actor string) error {
 	if err := k.st.RevokeKey(ctx, id, k.now().UTC()); err != nil {
 		return fmt.Errorf("revoke key %s: %w", id, err)
 	}
-	k.forget(id)
+	k.Forget(id)
 	k.audit(ctx, EventKeyRevoked, actor, id, "")
 	return nil
 }
@@ -277,20 +243,26 @@ func (k *Keys) Rotate(ctx context.Context, id string, grace time.Duration, actor
 	if err := k.st.ExpireKey(ctx, id, k.now().UTC().Add(grace)); err != nil {
 		return store.Key{}, "", fmt.Errorf("rotate key %s: expire the old key: %w", id, err)
 	}
-	k.forget(id)
+	k.Forget(id)
 	k.audit(ctx, EventKeyRotated, actor, id, "new="+rec.ID+" grace="+grace.String())
 	return rec, plain, nil
 }
 
-func (k *Keys) forget(id string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for h, c := range k.cache {
-		if c.key.ID == id {
-			delete(k.cache, h)
-		}
-	}
-	delete(k.byID, id)
+// Forget drops what is cached about the key with an id (a change event:
+// it was revoked, rotated or created elsewhere), unknown keys, and which
+// users own keys.
+func (k *Keys) Forget(id string) {
+	// Unknown hashes go too: one may be the new key's.
+	k.byHash.ForgetIf(func(_ string, rec store.Key) bool { return rec.ID == id || rec.ID == "" })
+	k.byID.Forget(id)
+	k.owners.Clear()
+}
+
+// ForgetAll drops every cached lookup (change events may have been missed).
+func (k *Keys) ForgetAll() {
+	k.byHash.Clear()
+	k.byID.Clear()
+	k.owners.Clear()
 }
 
 // List returns keys (never the keys themselves: they are not stored).

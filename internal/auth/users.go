@@ -3,37 +3,29 @@ package auth
 import (
 	"context"
 	"errors"
-	"sync"
-	"time"
 
 	"github.com/keyward/keyward/internal/store"
 )
 
 // Users looks up the operator's per-user settings — a plan assignment
 // that overrides what a token claims, and a switch to disable a user —
-// with a short cache so a change takes effect within a second.
+// cached (store.Freshness) so a change takes effect within the cache's
+// TTL in every process, at once where the store sends change events.
 type Users struct {
-	st  store.Users
-	now func() time.Time
-	ttl time.Duration
-
-	mu    sync.Mutex
-	cache map[string]cachedUser
+	st    store.Users
+	cache *store.Cache[string, store.User]
 }
 
-type cachedUser struct {
-	u       store.User
-	found   bool
-	fetched time.Time
+// NewUsers returns a user lookup over st (f nil: store.DefaultFreshness).
+func NewUsers(st store.Users, f *store.Freshness) *Users {
+	return &Users{st: st, cache: store.NewCache[string, store.User](f)}
 }
 
-// NewUsers returns a user lookup over st (now nil: time.Now).
-func NewUsers(st store.Users, now func() time.Time) *Users {
-	if now == nil {
-		now = time.Now
-	}
-	return &Users{st: st, now: now, ttl: time.Second, cache: map[string]cachedUser{}}
-}
+// Forget drops a user's cached record (a change event).
+func (us *Users) Forget(id string) { us.cache.Forget(id) }
+
+// ForgetAll drops every cached record (change events may have been missed).
+func (us *Users) ForgetAll() { us.cache.Clear() }
 
 // ErrUserDisabled refuses every credential of a disabled user.
 var ErrUserDisabled = errors.New("user is disabled")
@@ -45,35 +37,18 @@ func (us *Users) Apply(ctx context.Context, p Principal) (Principal, error) {
 	if us == nil || p.User == "" {
 		return p, nil
 	}
-	now := us.now()
-	us.mu.Lock()
-	c, ok := us.cache[p.User]
-	us.mu.Unlock()
-	if !ok || now.Sub(c.fetched) >= us.ttl || now.Before(c.fetched) {
-		u, err := us.st.User(ctx, p.User)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			c = cachedUser{fetched: now}
-		case err != nil:
-			return p, err
-		default:
-			c = cachedUser{u: u, found: true, fetched: now}
-		}
-		us.mu.Lock()
-		if len(us.cache) > 100_000 {
-			clear(us.cache)
-		}
-		us.cache[p.User] = c
-		us.mu.Unlock()
-	}
-	if !c.found {
+	u, err := us.cache.Get(ctx, p.User, func(ctx context.Context) (store.User, error) { return us.st.User(ctx, p.User) })
+	if errors.Is(err, store.ErrNotFound) {
 		return p, nil
 	}
-	if c.u.Disabled {
+	if err != nil {
+		return p, err
+	}
+	if u.Disabled {
 		return p, ErrUserDisabled
 	}
-	if c.u.Plan != "" && p.Kind != KindVirtualKey && p.Kind != KindBrowserToken {
-		p.Plan = c.u.Plan
+	if u.Plan != "" && p.Kind != KindVirtualKey && p.Kind != KindBrowserToken {
+		p.Plan = u.Plan
 	}
 	return p, nil
 }

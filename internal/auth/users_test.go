@@ -13,7 +13,7 @@ func TestUsersApply(t *testing.T) {
 	ctx := context.Background()
 	db, _ := newStore(t)
 	clk := &clock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
-	us := NewUsers(db, clk.now)
+	us := NewUsers(db, &store.Freshness{TTL: time.Second, Now: clk.now})
 	db.PutUser(ctx, store.User{ID: "alice", Plan: "pro"})
 	db.PutUser(ctx, store.User{ID: "mallory", Disabled: true})
 

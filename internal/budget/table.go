@@ -3,7 +3,6 @@ package budget
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/config"
@@ -15,44 +14,36 @@ type Lister interface {
 	ListBudgets(ctx context.Context) ([]store.Budget, error)
 }
 
-// Table caches the operators' budgets for a short time, so the request
+// Table caches the operators' budgets (store.Freshness), so the request
 // path does not query the store each time, and a budget set with
-// `keyward budgets set` applies within TTL in every process.
+// `keyward budgets set` applies within the cache's TTL in every process —
+// at once where the store sends change events (Forget).
 type Table struct {
-	src Lister
-	ttl time.Duration
-	now func() time.Time
-
-	mu     sync.Mutex
-	at     time.Time
-	byName map[string]store.Budget
+	src   Lister
+	cache *store.Cache[struct{}, map[string]store.Budget]
 }
 
-// NewTable returns a cache of src's budgets (ttl 0: one second).
-func NewTable(src Lister, ttl time.Duration) *Table {
-	if ttl <= 0 {
-		ttl = time.Second
-	}
-	return &Table{src: src, ttl: ttl, now: time.Now}
+// NewTable returns a cache of src's budgets (f nil: store.DefaultFreshness).
+func NewTable(src Lister, f *store.Freshness) *Table {
+	return &Table{src: src, cache: store.NewCache[struct{}, map[string]store.Budget](f)}
 }
+
+// Forget drops the cached budgets (a change event).
+func (t *Table) Forget() { t.cache.Clear() }
 
 // Get returns the budgets by scope + "\x00" + subject.
 func (t *Table) Get(ctx context.Context) (map[string]store.Budget, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.byName != nil && t.now().Sub(t.at) < t.ttl {
-		return t.byName, nil
-	}
-	list, err := t.src.ListBudgets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]store.Budget, len(list))
-	for _, b := range list {
-		m[b.Scope+"\x00"+b.Subject] = b
-	}
-	t.byName, t.at = m, t.now()
-	return m, nil
+	return t.cache.Get(ctx, struct{}{}, func(ctx context.Context) (map[string]store.Budget, error) {
+		list, err := t.src.ListBudgets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]store.Budget, len(list))
+		for _, b := range list {
+			m[b.Scope+"\x00"+b.Subject] = b
+		}
+		return m, nil
+	})
 }
 
 // Spender is whose money a request spends: a credential, its user, and

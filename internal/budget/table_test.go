@@ -21,7 +21,7 @@ func TestCapsFor(t *testing.T) {
 	table := NewTable(budgetList{
 		{Scope: ScopeKey, Subject: "key:k", DailyMicros: 1000},
 		{Scope: ScopeUser, Subject: "alice", MonthlyMicros: 2000},
-	}, 0)
+	}, nil)
 	tests := []struct {
 		name  string
 		table *Table

@@ -73,6 +73,11 @@ type Store struct {
 	DSN Ref `yaml:"dsn"`
 	// MaxConns bounds the PostgreSQL connection pool (0: 10).
 	MaxConns int `yaml:"max_conns"`
+	// GracePeriod is how long keys, users and budgets read before keep
+	// working from each replica's cache while the store fails (default
+	// 5m; 0: refuse every request that needs the store). Keys never read
+	// by a replica are refused during an outage.
+	GracePeriod time.Duration `yaml:"grace_period"`
 }
 
 // Redis configures the Redis shared by replicas: rate limits and
@@ -451,7 +456,8 @@ type Usage struct {
 	Retention time.Duration `yaml:"retention"`
 	// PruneInterval is how often old records are deleted (default 1h).
 	PruneInterval time.Duration `yaml:"prune_interval"`
-	// QueueSize bounds the records waiting to be written (default 10000);
+	// QueueSize bounds the records waiting to be written, including while
+	// the store fails and their batches are tried again (default 100000);
 	// beyond it records are dropped, counted and logged.
 	QueueSize int `yaml:"queue_size"`
 	// BatchSize is how many records one write holds at most (default 500).
@@ -522,7 +528,7 @@ func Default() Config {
 		},
 		Log:    Log{Level: "info", Format: "json"},
 		Reload: Reload{PollInterval: 2 * time.Second},
-		Store:  Store{Driver: "sqlite", Path: "keyward.db"},
+		Store:  Store{Driver: "sqlite", Path: "keyward.db", GracePeriod: 5 * time.Minute},
 		Redis: Redis{Prefix: "kw:", LeaseTTL: 30 * time.Second, SpendLeaseTTL: 15 * time.Minute,
 			OnFailure: RedisFailure{Rates: FailOpen, Concurrency: FailOpen, Spend: FailClosed}},
 		Auth: Auth{
@@ -533,7 +539,7 @@ func Default() Config {
 		Usage: Usage{
 			Retention:     90 * 24 * time.Hour,
 			PruneInterval: time.Hour,
-			QueueSize:     10_000,
+			QueueSize:     100_000,
 			BatchSize:     500,
 			FlushInterval: time.Second,
 			Unpriced:      UnpricedDeny,

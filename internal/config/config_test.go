@@ -253,7 +253,7 @@ usage:
 	if diff := cmp.Diff(want, cfg.Pricing); diff != "" {
 		t.Errorf("pricing (-want +got):\n%s", diff)
 	}
-	if cfg.Usage.Retention != 2160*time.Hour || cfg.Usage.Unpriced != UnpricedDeny || cfg.Usage.QueueSize != 10_000 {
+	if cfg.Usage.Retention != 2160*time.Hour || cfg.Usage.Unpriced != UnpricedDeny || cfg.Usage.QueueSize != 100_000 {
 		t.Errorf("usage = %+v", cfg.Usage)
 	}
 }

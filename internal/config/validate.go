@@ -198,6 +198,9 @@ func (c Config) validateAccess(p *problems) {
 	if c.Store.MaxConns < 0 || c.Store.MaxConns > 1000 {
 		p.add("store.max_conns", "must be from 0 (the default, 10) to 1000")
 	}
+	if c.Store.GracePeriod < 0 || c.Store.GracePeriod > 24*time.Hour {
+		p.add("store.grace_period", "must be from 0 (no grace: requests that need the store fail while it does) to 24h")
+	}
 	checkRef("redis.url", c.Redis.URL, false)
 	p.oneOf("redis.on_failure.rates", c.Redis.OnFailure.Rates, FailurePolicies)
 	p.oneOf("redis.on_failure.concurrency", c.Redis.OnFailure.Concurrency, FailurePolicies)

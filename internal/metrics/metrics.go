@@ -32,6 +32,8 @@ type Metrics struct {
 	limiterErrors    prometheus.Counter
 	redisDown        prometheus.Gauge
 	redisFallbacks   *prometheus.CounterVec
+	storeStale       prometheus.Counter
+	changeEvents     prometheus.Gauge
 }
 
 // New registers keyward's collectors, the Go runtime's and the process's.
@@ -81,8 +83,14 @@ func New(queueDepth func() int) *Metrics {
 		redisFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyward_redis_fallbacks_total", Help: "Limit decisions made without Redis while it failed, by kind (rates, concurrency, spend) and policy (fail_open: decided in this process; fail_closed: refused).",
 		}, []string{"kind", "policy"}),
+		storeStale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keyward_store_stale_total", Help: "Keys, users and budgets used from the cache past their freshness because the store failed (store.grace_period).",
+		}),
+		changeEvents: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "keyward_change_events_live", Help: "1 while this replica receives the store's change events (PostgreSQL LISTEN/NOTIFY), else 0.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.upstreamLatency, m.addedLatency, m.tokens, m.cost, m.limitRejections,
+	reg.MustRegister(m.storeStale, m.changeEvents, m.requests, m.upstreamLatency, m.addedLatency, m.tokens, m.cost, m.limitRejections,
 		m.budgetRejections, m.activeStreams, m.inFlight, m.usageDropped, m.limiterErrors, m.redisDown, m.redisFallbacks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queueDepth != nil {
@@ -193,6 +201,24 @@ func (m *Metrics) RedisDown(down bool) {
 			v = 1
 		}
 		m.redisDown.Set(v)
+	}
+}
+
+// StoreStale counts a record used from the cache because the store failed.
+func (m *Metrics) StoreStale() {
+	if m != nil {
+		m.storeStale.Inc()
+	}
+}
+
+// ChangeEvents records whether the store's change events flow.
+func (m *Metrics) ChangeEvents(live bool) {
+	if m != nil {
+		v := 0.0
+		if live {
+			v = 1
+		}
+		m.changeEvents.Set(v)
 	}
 }
 

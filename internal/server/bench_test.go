@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
@@ -95,7 +94,7 @@ models:
 		}
 		w := usage.NewWriter(db, usage.WriterOptions{QueueSize: 100_000, Logger: log})
 		b.Cleanup(func() { w.Close(context.Background()); db.Close() })
-		d.Ledger, d.Usage, d.Budgets, d.Metrics = budget.NewMemoryLedger(budget.StoreSpend{Usage: db}), w, budget.NewTable(db, time.Second), metrics.New(w.Len)
+		d.Ledger, d.Usage, d.Budgets, d.Metrics = budget.NewMemoryLedger(budget.StoreSpend{Usage: db}), w, budget.NewTable(db, nil), metrics.New(w.Len)
 	}
 	return New(d)
 }

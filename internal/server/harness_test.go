@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/store"
 	"github.com/keyward/keyward/internal/live"
 	"github.com/keyward/keyward/internal/metrics"
 	"github.com/keyward/keyward/internal/proxy"
@@ -113,7 +114,7 @@ func newHarness(t *testing.T, cfgYAML string, env map[string]string, files map[s
 	t.Cleanup(func() { h.usage.Close(context.Background()) })
 	deps := Deps{Live: h.gw, Keys: h.keys, Forwarder: proxy.New(proxy.Options{Logger: log}), Logger: log,
 		Audit: db, UserStore: db, Users: auth.NewUsers(db, nil),
-		UsageStore: db, BudgetStore: db, Budgets: budget.NewTable(db, time.Nanosecond), Usage: h.usage, Metrics: h.metrics,
+		UsageStore: db, BudgetStore: db, Budgets: budget.NewTable(db, &store.Freshness{TTL: time.Nanosecond}), Usage: h.usage, Metrics: h.metrics,
 		Limiter: ratelimit.NewMemory(), Slots: ratelimit.NewMemorySlots(), Ledger: budget.NewMemoryLedger(budget.StoreSpend{Usage: db}),
 		Failures: auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, db)}
 	if len(cfg.Auth.JWT) > 0 {

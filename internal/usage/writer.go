@@ -8,6 +8,7 @@ package usage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -29,28 +30,39 @@ type WriterOptions struct {
 	BatchSize int
 	// FlushInterval is the longest a record waits for a batch to fill.
 	FlushInterval time.Duration
-	// Retries is how many times a failed write is tried again (with
-	// backoff) before its records are counted as dropped.
-	Retries int
-	Logger  *slog.Logger
+	// Retries is how many times a failed write is tried again while the
+	// store answers pings (the batch itself fails) before its records are
+	// written one by one and the ones that fail are dropped. While the
+	// store does not answer, a batch is tried again, with backoff up to
+	// MaxBackoff, until it is written or the writer is closed: the queue
+	// fills meanwhile, and only what does not fit it is dropped.
+	Retries    int
+	MaxBackoff time.Duration
+	Logger     *slog.Logger
 	// OnDrop is called with the number of records dropped (for metrics).
 	OnDrop func(n int)
 }
 
 // Writer writes usage records asynchronously in batches through a bounded
-// queue, so the request path never waits for the database. A record that
-// does not fit the queue, or whose write keeps failing, is dropped — never
-// silently: drops are counted, reported to OnDrop and logged.
+// queue, so the request path never waits for the database. While the store
+// is unavailable the records wait — at most QueueSize in the queue and one
+// batch being tried again — and are written when it is back. A record that
+// does not fit, that the store refuses while it answers, or that is still
+// unwritten when Close gives up, is dropped — never silently: drops are
+// counted, reported to OnDrop and logged.
 type Writer struct {
 	sink Sink
 	o    WriterOptions
 	q    chan store.UsageRecord
 
-	mu     sync.RWMutex // guards closed against Record
-	closed bool
-	done   chan struct{}
+	mu        sync.RWMutex // guards closed against Record
+	closed    bool
+	done      chan struct{}
+	abandon   chan struct{} // closed when Close stops waiting
+	abandoned sync.Once
 
 	written, dropped atomic.Int64
+	writing          atomic.Int64 // records in the batch being written
 	lastDropLog      atomic.Int64 // unix nanos
 }
 
@@ -68,10 +80,13 @@ func NewWriter(sink Sink, o WriterOptions) *Writer {
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = time.Second
 	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Writer{sink: sink, o: o, q: make(chan store.UsageRecord, o.QueueSize), done: make(chan struct{})}
+	w := &Writer{sink: sink, o: o, q: make(chan store.UsageRecord, o.QueueSize), done: make(chan struct{}), abandon: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -107,14 +122,24 @@ func (w *Writer) drop(n int, why error) {
 	}
 }
 
-// Len is the number of records waiting.
-func (w *Writer) Len() int { return len(w.q) }
+// Len is the number of records waiting: queued, or in a batch being
+// written.
+func (w *Writer) Len() int { return len(w.q) + int(w.writing.Load()) }
 
 // Written and Dropped count records since the writer started.
 func (w *Writer) Written() int64 { return w.written.Load() }
 
 // Dropped counts records lost.
 func (w *Writer) Dropped() int64 { return w.dropped.Load() }
+
+func (w *Writer) isAbandoned() bool {
+	select {
+	case <-w.abandon:
+		return true
+	default:
+		return false
+	}
+}
 
 func (w *Writer) run() {
 	defer close(w.done)
@@ -134,6 +159,10 @@ func (w *Writer) run() {
 				flush()
 				return
 			}
+			if w.isAbandoned() {
+				w.drop(1, ErrClosed)
+				continue
+			}
 			if len(batch) == 0 {
 				timer.Reset(w.o.FlushInterval)
 			}
@@ -147,31 +176,76 @@ func (w *Writer) run() {
 	}
 }
 
-// write stores a batch, retrying with backoff; a batch that cannot be
-// written is dropped and counted.
+// write stores a batch. While the store does not answer, the batch is
+// tried again with backoff until it is written or the writer is
+// abandoned; a batch the store refuses while it answers is written one
+// record at a time, and the records it still refuses are dropped.
 func (w *Writer) write(batch []store.UsageRecord) {
+	w.writing.Store(int64(len(batch)))
+	defer w.writing.Store(0)
 	backoff := 100 * time.Millisecond
-	var err error
-	for try := 0; try <= w.o.Retries; try++ {
-		if try > 0 {
-			time.Sleep(backoff)
-			backoff *= 2
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = w.sink.AppendUsage(ctx, batch)
-		cancel()
+	logged := time.Time{}
+	for fails := 0; ; fails++ {
+		err := w.append(batch)
 		if err == nil {
-			w.written.Add(int64(len(batch)))
+			if fails > 0 {
+				w.o.Logger.Info("usage records written after the store failed", "records", len(batch), "tries", fails+1)
+			}
 			return
 		}
-		w.o.Logger.Warn("writing usage records failed", "records", len(batch), "try", try+1, "err", err)
+		if time.Since(logged) >= 10*time.Second {
+			logged = time.Now()
+			w.o.Logger.Warn("writing usage records failed; holding them and trying again", "records", len(batch), "queued", len(w.q), "err", err)
+		}
+		if fails >= w.o.Retries && w.answers() {
+			w.writeEach(batch)
+			return
+		}
+		select {
+		case <-time.After(backoff):
+		case <-w.abandon:
+			w.drop(len(batch), fmt.Errorf("unwritten when the writer closed: %w", err))
+			return
+		}
+		backoff = min(2*backoff, w.o.MaxBackoff)
 	}
-	w.drop(len(batch), err)
+}
+
+func (w *Writer) append(batch []store.UsageRecord) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := w.sink.AppendUsage(ctx, batch)
+	if err == nil {
+		w.written.Add(int64(len(batch)))
+	}
+	return err
+}
+
+// answers reports whether the store answers a ping (a sink that cannot be
+// pinged is taken to answer).
+func (w *Writer) answers() bool {
+	p, ok := w.sink.(interface{ Ping(context.Context) error })
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return p.Ping(ctx) == nil
+}
+
+// writeEach writes a batch the store refused one record at a time,
+// dropping the records it refuses.
+func (w *Writer) writeEach(batch []store.UsageRecord) {
+	for i := range batch {
+		if err := w.append(batch[i : i+1]); err != nil {
+			w.drop(1, fmt.Errorf("the store refused the record: %w", err))
+		}
+	}
 }
 
 // Close stops taking records and writes every queued one. It returns when
-// all are written, or when ctx ends (the rest are then still being written
-// in the background and counted if lost).
+// all are written, or when ctx ends; the records still unwritten then are
+// dropped and counted (a batch being written finishes its try).
 func (w *Writer) Close(ctx context.Context) error {
 	w.mu.Lock()
 	if !w.closed {
@@ -183,6 +257,8 @@ func (w *Writer) Close(ctx context.Context) error {
 	case <-w.done:
 		return nil
 	case <-ctx.Done():
+		// Stop trying: what is still unwritten is dropped and counted.
+		w.abandoned.Do(func() { close(w.abandon) })
 		return ctx.Err()
 	}
 }

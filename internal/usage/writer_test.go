@@ -163,6 +163,104 @@ func TestWriterRetries(t *testing.T) {
 	}
 }
 
+// downSink is a store that can be taken down: while down, writes and
+// pings fail as a lost connection would.
+type downSink struct {
+	db     *sqlite.DB
+	down   atomic.Bool
+	writes atomic.Int64
+}
+
+var errDown = errors.New("connection refused")
+
+func (d *downSink) AppendUsage(ctx context.Context, recs []store.UsageRecord) error {
+	d.writes.Add(1)
+	if d.down.Load() {
+		return errDown
+	}
+	return d.db.AppendUsage(ctx, recs)
+}
+
+func (d *downSink) Ping(context.Context) error {
+	if d.down.Load() {
+		return errDown
+	}
+	return nil
+}
+
+// TestWriterHoldsRecordsWhileTheStoreIsDown: while the store does not
+// answer, records wait (the batch being tried and the queue) however many
+// times the write fails, and are all written when it is back; what does
+// not fit the queue is dropped and counted; Close during an outage gives
+// up when its context ends and counts what it could not write.
+func TestWriterHoldsRecordsWhileTheStoreIsDown(t *testing.T) {
+	tests := []struct {
+		name             string
+		queue, batch, n  int
+		wantWritten      int64
+		closeWhileDown   bool
+		wantDroppedAfter int64
+	}{
+		{name: "within the bound", queue: 100, batch: 10, n: 60, wantWritten: 60},
+		{name: "beyond the bound", queue: 20, batch: 5, n: 60, wantWritten: 21}, // the batch being tried (record 0) and the queue
+		{name: "closed while down", queue: 100, batch: 10, n: 30, closeWhileDown: true, wantDroppedAfter: 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStore(t)
+			sink := &downSink{db: db}
+			sink.down.Store(true)
+			w := NewWriter(sink, WriterOptions{QueueSize: tt.queue, BatchSize: tt.batch, FlushInterval: time.Millisecond,
+				Retries: 1, MaxBackoff: 5 * time.Millisecond})
+			// The first batch is taken and fails; the rest queue behind it.
+			w.Record(record(0))
+			deadline := time.Now().Add(10 * time.Second)
+			for sink.writes.Load() < 3 {
+				if time.Now().After(deadline) {
+					t.Fatal("the writer did not try the store")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			for i := 1; i < tt.n; i++ {
+				w.Record(record(i))
+			}
+			if tt.closeWhileDown {
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				defer cancel()
+				if err := w.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Close = %v", err)
+				}
+				for w.Dropped() < tt.wantDroppedAfter {
+					if time.Now().After(deadline) {
+						t.Fatalf("dropped %d after Close gave up, want %d", w.Dropped(), tt.wantDroppedAfter)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				if n := count(t, db); n != 0 || w.Dropped() != tt.wantDroppedAfter {
+					t.Fatalf("written %d, dropped %d", n, w.Dropped())
+				}
+				return
+			}
+			if w.Len() == 0 {
+				t.Fatal("Len reports nothing waiting during the outage")
+			}
+			for sink.writes.Load() < 20 { // many failed tries, nothing given up
+				time.Sleep(time.Millisecond)
+			}
+			sink.down.Store(false)
+			if err := w.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := count(t, db); n != tt.wantWritten || w.Written() != tt.wantWritten {
+				t.Fatalf("written %d (Written %d), want %d", n, w.Written(), tt.wantWritten)
+			}
+			if got := w.Dropped(); got != int64(tt.n)-tt.wantWritten {
+				t.Fatalf("dropped %d, want %d", got, int64(tt.n)-tt.wantWritten)
+			}
+		})
+	}
+}
+
 // TestWriterCloseDeadline: Close gives up waiting when its context ends.
 func TestWriterCloseDeadline(t *testing.T) {
 	db := openStore(t)

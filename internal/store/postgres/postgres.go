@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -31,7 +32,11 @@ import (
 )
 
 // DB is the PostgreSQL store.
-type DB struct{ pool *pgxpool.Pool }
+type DB struct {
+	pool *pgxpool.Pool
+	// listenPID is the server process of Listen's connection (for tests).
+	listenPID atomic.Uint32
+}
 
 var _ store.Store = (*DB)(nil)
 

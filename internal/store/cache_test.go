@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time      { return c.t }
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock               { return &clock{t: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)} }
+func value(v string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return v, nil }
+}
+
+var errStoreDown = errors.New("connection refused")
+
+// source is a store that counts reads and can fail.
+type source struct {
+	v     string
+	err   error
+	reads int
+}
+
+func (s *source) fetch(context.Context) (string, error) {
+	s.reads++
+	return s.v, s.err
+}
+
+// TestCache walks one record through the ages a Freshness gives it.
+func TestCache(t *testing.T) {
+	type step struct {
+		name      string
+		advance   time.Duration
+		live      bool
+		src       source // what the store answers now
+		want      string
+		wantErr   error
+		wantReads int // reads of the store during this step
+	}
+	tests := []struct {
+		name  string
+		f     Freshness
+		steps []step
+		// wantStale counts records used past their TTL (OnStale).
+		wantStale int
+	}{
+		{"fresh within the TTL, read again after it", Freshness{TTL: time.Second}, []step{
+			{name: "first", src: source{v: "a"}, want: "a", wantReads: 1},
+			{name: "fresh", advance: 999 * time.Millisecond, src: source{v: "b"}, want: "a"},
+			{name: "stale", advance: time.Millisecond, src: source{v: "b"}, want: "b", wantReads: 1},
+		}, 0},
+		{"longer while change events flow", Freshness{TTL: time.Second, LiveTTL: 30 * time.Second}, []step{
+			{name: "first", live: true, src: source{v: "a"}, want: "a", wantReads: 1},
+			{name: "fresh while live", live: true, advance: 20 * time.Second, src: source{v: "b"}, want: "a"},
+			{name: "events stop: the short TTL again", advance: time.Second, src: source{v: "b"}, want: "b", wantReads: 1},
+		}, 0},
+		{"not found is cached", Freshness{TTL: time.Second}, []step{
+			{name: "first", src: source{err: ErrNotFound}, wantErr: ErrNotFound, wantReads: 1},
+			{name: "cached", advance: time.Millisecond, src: source{v: "x"}, wantErr: ErrNotFound},
+		}, 0},
+		{"within grace while the store fails", Freshness{TTL: time.Second, Grace: time.Minute}, []step{
+			{name: "read", src: source{v: "a"}, want: "a", wantReads: 1},
+			{name: "store fails: the cached record", advance: 2 * time.Second, src: source{err: errStoreDown}, want: "a", wantReads: 1},
+			{name: "for a second the store is not asked", advance: 500 * time.Millisecond, src: source{err: errStoreDown}, want: "a"},
+			{name: "then it is", advance: 600 * time.Millisecond, src: source{err: errStoreDown}, want: "a", wantReads: 1},
+			{name: "grace ends", advance: time.Minute, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
+			{name: "back", advance: 2 * time.Second, src: source{v: "b"}, want: "b", wantReads: 1},
+		}, 3},
+		{"no grace", Freshness{TTL: time.Second}, []step{
+			{name: "read", src: source{v: "a"}, want: "a", wantReads: 1},
+			{name: "store fails", advance: 2 * time.Second, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
+		}, 0},
+		{"never read: refused during an outage", Freshness{TTL: time.Second, Grace: time.Hour}, []step{
+			{name: "store fails", src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
+			{name: "still", advance: 10 * time.Millisecond, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			f := tt.f
+			f.Now = clk.now
+			stale := 0
+			f.OnStale = func() { stale++ }
+			c := NewCache[string, string](&f)
+			for _, s := range tt.steps {
+				clk.add(s.advance)
+				f.SetLive(s.live)
+				src := s.src
+				got, err := c.Get(context.Background(), "k", src.fetch)
+				if !errors.Is(err, s.wantErr) || err == nil && got != s.want {
+					t.Fatalf("%s: Get = %q, %v; want %q, %v", s.name, got, err, s.want, s.wantErr)
+				}
+				if src.reads != s.wantReads {
+					t.Fatalf("%s: %d reads of the store, want %d", s.name, src.reads, s.wantReads)
+				}
+			}
+			if stale != tt.wantStale {
+				t.Errorf("OnStale called %d times, want %d", stale, tt.wantStale)
+			}
+		})
+	}
+}
+
+// TestCacheForgetDuringRead: a record read while it was forgotten (a
+// change committed during the read) is returned but not cached, so the
+// change is never hidden behind what was read before it.
+func TestCacheForgetDuringRead(t *testing.T) {
+	clk := newClock()
+	c := NewCache[string, string](&Freshness{TTL: time.Hour, Now: clk.now})
+	got, _ := c.Get(context.Background(), "k", func(context.Context) (string, error) {
+		c.Forget("k") // the change event arrives while the old row is in flight
+		return "old", nil
+	})
+	if got != "old" {
+		t.Fatalf("Get = %q", got)
+	}
+	if got, _ := c.Get(context.Background(), "k", value("new")); got != "new" {
+		t.Fatalf("after the change: %q, want the store read again", got)
+	}
+	c.ForgetIf(func(k, v string) bool { return v == "new" })
+	if got, _ := c.Get(context.Background(), "k", value("newer")); got != "newer" {
+		t.Fatalf("after ForgetIf: %q", got)
+	}
+	c.Clear()
+	if got, _ := c.Get(context.Background(), "k", value("newest")); got != "newest" {
+		t.Fatalf("after Clear: %q", got)
+	}
+}
+
+// TestCacheCallerGone: a read that fails because the caller went away
+// does not count as the store failing.
+func TestCacheCallerGone(t *testing.T) {
+	clk := newClock()
+	f := &Freshness{TTL: time.Second, Grace: time.Hour, Now: clk.now}
+	c := NewCache[string, string](f)
+	c.Get(context.Background(), "k", value("a"))
+	clk.add(2 * time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Get(ctx, "k", func(ctx context.Context) (string, error) { return "", ctx.Err() }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get = %v", err)
+	}
+	if f.storeDown(clk.now()) {
+		t.Fatal("a caller's cancellation marked the store down")
+	}
+}
+
+// TestCacheTimeout: each read of the store is bounded by Timeout.
+func TestCacheTimeout(t *testing.T) {
+	c := NewCache[string, string](&Freshness{TTL: time.Second, Timeout: 10 * time.Millisecond})
+	_, err := c.Get(context.Background(), "k", func(ctx context.Context) (string, error) {
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get = %v", err)
+	}
+}
+
+// TestCacheBounded: beyond Max records the cache starts again.
+func TestCacheBounded(t *testing.T) {
+	c := NewCache[int, string](nil)
+	c.Max = 10
+	for i := 0; i < 25; i++ {
+		c.Get(context.Background(), i, value("v"))
+	}
+	if n := len(c.m); n > 10 {
+		t.Fatalf("%d records held, Max 10", n)
+	}
+}
