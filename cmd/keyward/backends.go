@@ -215,12 +215,12 @@ func changeHandler(gw *live.Runtime, keys *auth.Keys, users *auth.Users, budgets
 			_ = gw.Reload("change event")
 		case store.ChangeAll:
 			if keys != nil {
-				keys.ForgetAll()
+				keys.ExpireAll()
 			}
 			if users != nil {
-				users.ForgetAll()
+				users.ExpireAll()
 			}
-			budgets.Forget()
+			budgets.Expire()
 		}
 	}
 }
@@ -237,7 +237,7 @@ func liveReporter(fresh *store.Freshness, m *metrics.Metrics, log *slog.Logger) 
 		case on && !was && !ever:
 			log.Info("listening for the store's change events: revocations, users and budgets apply at once on every replica")
 		case on && !was:
-			log.Info("the store's change events flow again; caches were emptied")
+			log.Info("the store's change events flow again; cached keys, users and budgets are read again")
 		case !on && was:
 			log.Warn("the store's change events stopped; until they are back, changes made elsewhere apply within a second")
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -307,4 +308,245 @@ func TestDegradedReasons(t *testing.T) {
 	if why := degraded(shared{down: func() bool { return down }}, nil)(context.Background()); len(why) != 0 {
 		t.Errorf("healthy: %v", why)
 	}
+}
+
+// pgFaultSetup is a serve replica on PostgreSQL through a proxy the test
+// can cut (pgtest.Proxy), with limits in memory, and two keys: known (the
+// replica has used it) and unknown (never presented before the outage).
+type pgFaultSetup struct {
+	schema       string
+	proxy        *pgtest.Proxy
+	rep          *running
+	known        string
+	unknown      string
+	knownID      string
+	cfg, appName string
+	environ      map[string]string
+}
+
+func startPGFault(t *testing.T, grace string) *pgFaultSetup {
+	t.Helper()
+	schema, dsn := pgtest.Schema(t)
+	app := pgtest.RandomName("kw_fault_")
+	dsn = pgtest.WithParam(dsn, "application_name", app)
+	proxied, proxy := pgtest.NewProxy(t, dsn)
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "keyward.yaml", fmt.Sprintf(`listen: 127.0.0.1:0
+providers: [{name: m, kind: mock}]
+models: [{name: fast, targets: [{provider: m, model: mock-fast}]}]
+auth: {pepper: env:PEPPER}
+plans: [{name: p, rpm: 100000, concurrency: 100}]
+store: {driver: postgres, dsn: env:DATABASE_URL, grace_period: %s}
+usage: {flush_interval: 50ms}
+`, grace))
+	s := &pgFaultSetup{schema: schema, proxy: proxy, cfg: cfg, appName: app,
+		environ: map[string]string{"PEPPER": "pg-fault-test-pepper-0001", "DATABASE_URL": proxied}}
+	for _, k := range []*string{&s.known, &s.unknown} {
+		r := s.cli("keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json")
+		if r.err != nil {
+			t.Fatalf("keys create: %v %s", r.err, r.stderr)
+		}
+		*k = between(r.stdout, `"key":"`, `"`)
+		if k == &s.known {
+			s.knownID = between(r.stdout, `"id":"`, `"`)
+		}
+	}
+	s.rep = startServe(t, serveFlags{config: cfg}, s.environ)
+	poll(t, "change events flow", func() (bool, string) {
+		return strings.Contains(s.rep.stderr.String(), "listening for the store's change events"), s.rep.stderr.String()
+	})
+	return s
+}
+
+func (s *pgFaultSetup) cli(args ...string) runResult {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, mapEnv(s.environ), &stdout, &stderr)
+	return runResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+}
+
+func (s *pgFaultSetup) chat(key string) (int, string, error) {
+	resp, err := send("POST", s.rep.url("/v1/chat/completions"), key, `{"model":"fast","messages":[{"role":"user","content":"hi"}]}`)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// usageRows counts the usage records in the test's schema, behind the
+// store's back.
+func usageRows(t *testing.T, schema string) int {
+	t.Helper()
+	var n int
+	if err := pgtest.AdminPool(t).QueryRow(context.Background(), "SELECT count(*) FROM "+schema+".usage").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestScaleOutPostgresFails: PostgreSQL goes away (every connection cut,
+// new ones refused). A key the replica has used keeps working from its
+// cache within store.grace_period; a key it never saw gets 503
+// unavailable; /readyz says degraded; usage records are held and written
+// when PostgreSQL is back — none lost; then the unseen key works and a
+// revocation applies at once again.
+func TestScaleOutPostgresFails(t *testing.T) {
+	s := startPGFault(t, "1m")
+	for i := 0; i < 3; i++ {
+		if code, out, err := s.chat(s.known); err != nil || code != 200 {
+			t.Fatalf("before the outage: %d %s %v", code, out, err)
+		}
+	}
+	s.proxy.Cut()
+	poll(t, "the replica notices", func() (bool, string) {
+		return strings.Contains(s.rep.stderr.String(), "change events stopped"), s.rep.stderr.String()
+	})
+	time.Sleep(1100 * time.Millisecond) // past the records' freshness: the store is asked, and fails
+	okDuring := 0
+	for i := 0; i < 20; i++ {
+		code, out, err := s.chat(s.known)
+		if err != nil || code != 200 {
+			t.Fatalf("a known key during the outage: %d %s %v", code, out, err)
+		}
+		okDuring++
+	}
+	code, out, err := s.chat(s.unknown)
+	if err != nil || code != 503 || !strings.Contains(out, `"unavailable"`) {
+		t.Errorf("an unseen key during the outage: %d %s %v; want 503 unavailable", code, out, err)
+	}
+	code, out = do(t, "GET", s.rep.url("/readyz"), "", "")
+	if code != 200 || !strings.Contains(out, "store unavailable") {
+		t.Errorf("/readyz during the outage: %d %s", code, out)
+	}
+	if n := usageRows(t, s.schema); n > 3 {
+		t.Fatalf("%d usage records written during the outage?", n)
+	}
+
+	s.proxy.Restore()
+	poll(t, "the held usage records are written", func() (bool, string) {
+		n := usageRows(t, s.schema)
+		return n == 3+okDuring, fmt.Sprintf("%d records, want %d", n, 3+okDuring)
+	})
+	poll(t, "the unseen key works", func() (bool, string) {
+		code, out, err := s.chat(s.unknown)
+		return err == nil && code == 200, fmt.Sprint(code, out, err)
+	})
+	poll(t, "change events flow again", func() (bool, string) {
+		return strings.Contains(s.rep.stderr.String(), "change events flow again"), ""
+	})
+	if r := s.cli("keys", "revoke", "--config", s.cfg, s.knownID); r.err != nil {
+		t.Fatalf("revoke: %v %s", r.err, r.stderr)
+	}
+	revoked := time.Now()
+	poll(t, "the revocation applies", func() (bool, string) {
+		code, _, _ := s.chat(s.known)
+		return code == 401, fmt.Sprint(code)
+	})
+	if d := time.Since(revoked); d > time.Second {
+		t.Errorf("revocation took %v to apply", d)
+	}
+	if st := s.rep.stderr.String(); strings.Contains(st, "usage records dropped") {
+		t.Errorf("records were dropped:\n%s", st)
+	}
+}
+
+// TestScaleOutPostgresNoGrace: with store.grace_period 0 an outage
+// refuses even known keys (503, never a 401 or a crash).
+func TestScaleOutPostgresNoGrace(t *testing.T) {
+	s := startPGFault(t, "0s")
+	if code, out, err := s.chat(s.known); err != nil || code != 200 {
+		t.Fatalf("before the outage: %d %s %v", code, out, err)
+	}
+	s.proxy.Cut()
+	poll(t, "known keys are refused after their freshness", func() (bool, string) {
+		code, out, err := s.chat(s.known)
+		if err != nil || code != 200 && code != 503 {
+			t.Fatalf("%d %s %v", code, out, err)
+		}
+		return code == 503 && strings.Contains(out, `"unavailable"`), fmt.Sprint(code, out)
+	})
+	s.proxy.Restore()
+	poll(t, "back", func() (bool, string) {
+		code, out, _ := s.chat(s.known)
+		return code == 200, fmt.Sprint(code, out)
+	})
+}
+
+// TestScaleOutPostgresConnectionsTerminated: PostgreSQL terminates every
+// connection of the replica (pg_terminate_backend) under load, twice.
+// No request fails, every usage record is written, and change events
+// resume (a revocation applies at once).
+func TestScaleOutPostgresConnectionsTerminated(t *testing.T) {
+	s := startPGFault(t, "1m")
+	ctx, stop := context.WithCancel(context.Background())
+	type result struct {
+		ok     int
+		failed []string
+	}
+	results := make(chan result, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			var r result
+			for ctx.Err() == nil {
+				code, out, err := s.chat(s.known)
+				switch {
+				case err == nil && code == 200:
+					r.ok++
+				default:
+					r.failed = append(r.failed, fmt.Sprint(code, " ", out, " ", err))
+				}
+			}
+			results <- r
+		}()
+	}
+	terminated := 0
+	for round := 0; round < 2; round++ {
+		time.Sleep(700 * time.Millisecond)
+		var n int
+		if err := pgtest.AdminPool(t).QueryRow(context.Background(),
+			"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", s.appName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		terminated += n
+	}
+	time.Sleep(1500 * time.Millisecond)
+	stop()
+	total := 0
+	for w := 0; w < 4; w++ {
+		r := <-results
+		total += r.ok
+		if len(r.failed) > 0 {
+			t.Errorf("%d requests failed, first: %s", len(r.failed), r.failed[0])
+		}
+	}
+	if t.Failed() {
+		for _, l := range strings.Split(s.rep.stderr.String(), "\n") {
+			if strings.Contains(l, "ERROR") {
+				t.Log(l)
+			}
+		}
+	}
+	if terminated < 2 {
+		t.Fatalf("terminated %d connections: the replica's were not found by application_name", terminated)
+	}
+	poll(t, "every usage record is written", func() (bool, string) {
+		n := usageRows(t, s.schema)
+		return n == total, fmt.Sprintf("%d records, want %d", n, total)
+	})
+	poll(t, "change events flow again", func() (bool, string) {
+		return strings.Contains(s.rep.stderr.String(), "change events flow again"), ""
+	})
+	if r := s.cli("keys", "revoke", "--config", s.cfg, s.knownID); r.err != nil {
+		t.Fatalf("revoke: %v %s", r.err, r.stderr)
+	}
+	revoked := time.Now()
+	poll(t, "the revocation applies", func() (bool, string) {
+		code, _, _ := s.chat(s.known)
+		return code == 401, fmt.Sprint(code)
+	})
+	if d := time.Since(revoked); d > time.Second {
+		t.Errorf("revocation took %v to apply", d)
+	}
+	t.Logf("%d requests, %d connections terminated", total, terminated)
 }

@@ -258,11 +258,13 @@ func (k *Keys) Forget(id string) {
 	k.owners.Clear()
 }
 
-// ForgetAll drops every cached lookup (change events may have been missed).
-func (k *Keys) ForgetAll() {
-	k.byHash.Clear()
-	k.byID.Clear()
-	k.owners.Clear()
+// ExpireAll makes every cached lookup be read again (change events may
+// have been missed); while the store fails they still serve within the
+// grace period.
+func (k *Keys) ExpireAll() {
+	k.byHash.Expire()
+	k.byID.Expire()
+	k.owners.Expire()
 }
 
 // List returns keys (never the keys themselves: they are not stored).

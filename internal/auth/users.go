@@ -24,8 +24,10 @@ func NewUsers(st store.Users, f *store.Freshness) *Users {
 // Forget drops a user's cached record (a change event).
 func (us *Users) Forget(id string) { us.cache.Forget(id) }
 
-// ForgetAll drops every cached record (change events may have been missed).
-func (us *Users) ForgetAll() { us.cache.Clear() }
+// ExpireAll makes every cached record be read again (change events may
+// have been missed); while the store fails they still serve within the
+// grace period.
+func (us *Users) ExpireAll() { us.cache.Expire() }
 
 // ErrUserDisabled refuses every credential of a disabled user.
 var ErrUserDisabled = errors.New("user is disabled")

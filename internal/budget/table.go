@@ -31,6 +31,11 @@ func NewTable(src Lister, f *store.Freshness) *Table {
 // Forget drops the cached budgets (a change event).
 func (t *Table) Forget() { t.cache.Clear() }
 
+// Expire makes the budgets be read again (change events may have been
+// missed); while the store fails they still serve within the grace
+// period.
+func (t *Table) Expire() { t.cache.Expire() }
+
 // Get returns the budgets by scope + "\x00" + subject.
 func (t *Table) Get(ctx context.Context) (map[string]store.Budget, error) {
 	return t.cache.Get(ctx, struct{}{}, func(ctx context.Context) (map[string]store.Budget, error) {

@@ -112,6 +112,9 @@ type cacheEntry[V any] struct {
 	v       V
 	err     error
 	fetched time.Time
+	// expired entries are read again before use, but still serve within
+	// the grace period while the store fails.
+	expired bool
 }
 
 // NewCache returns an empty cache aged by f (nil: DefaultFreshness).
@@ -134,7 +137,7 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K, fetch func(context.Context) 
 	c.mu.Unlock()
 	age := now.Sub(e.fetched)
 	ok = ok && age >= 0
-	if ok && age < f.ttl() {
+	if ok && age < f.ttl() && !e.expired {
 		return e.v, e.err
 	}
 	inGrace := ok && age < f.Grace
@@ -196,6 +199,20 @@ func (c *Cache[K, V]) ForgetIf(drop func(K, V) bool) {
 		if drop(k, e.v) {
 			delete(c.m, k)
 		}
+	}
+	c.epoch++
+	c.mu.Unlock()
+}
+
+// Expire makes every record be read again before it is used, keeping it
+// for the grace period should the store fail (changes may have been
+// missed, but what was read is still better than nothing while the store
+// cannot say).
+func (c *Cache[K, V]) Expire() {
+	c.mu.Lock()
+	for k, e := range c.m {
+		e.expired = true
+		c.m[k] = e
 	}
 	c.epoch++
 	c.mu.Unlock()

@@ -43,26 +43,26 @@ func TestCache(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		f     Freshness
+		f     *Freshness
 		steps []step
 		// wantStale counts records used past their TTL (OnStale).
 		wantStale int
 	}{
-		{"fresh within the TTL, read again after it", Freshness{TTL: time.Second}, []step{
+		{"fresh within the TTL, read again after it", &Freshness{TTL: time.Second}, []step{
 			{name: "first", src: source{v: "a"}, want: "a", wantReads: 1},
 			{name: "fresh", advance: 999 * time.Millisecond, src: source{v: "b"}, want: "a"},
 			{name: "stale", advance: time.Millisecond, src: source{v: "b"}, want: "b", wantReads: 1},
 		}, 0},
-		{"longer while change events flow", Freshness{TTL: time.Second, LiveTTL: 30 * time.Second}, []step{
+		{"longer while change events flow", &Freshness{TTL: time.Second, LiveTTL: 30 * time.Second}, []step{
 			{name: "first", live: true, src: source{v: "a"}, want: "a", wantReads: 1},
 			{name: "fresh while live", live: true, advance: 20 * time.Second, src: source{v: "b"}, want: "a"},
 			{name: "events stop: the short TTL again", advance: time.Second, src: source{v: "b"}, want: "b", wantReads: 1},
 		}, 0},
-		{"not found is cached", Freshness{TTL: time.Second}, []step{
+		{"not found is cached", &Freshness{TTL: time.Second}, []step{
 			{name: "first", src: source{err: ErrNotFound}, wantErr: ErrNotFound, wantReads: 1},
 			{name: "cached", advance: time.Millisecond, src: source{v: "x"}, wantErr: ErrNotFound},
 		}, 0},
-		{"within grace while the store fails", Freshness{TTL: time.Second, Grace: time.Minute}, []step{
+		{"within grace while the store fails", &Freshness{TTL: time.Second, Grace: time.Minute}, []step{
 			{name: "read", src: source{v: "a"}, want: "a", wantReads: 1},
 			{name: "store fails: the cached record", advance: 2 * time.Second, src: source{err: errStoreDown}, want: "a", wantReads: 1},
 			{name: "for a second the store is not asked", advance: 500 * time.Millisecond, src: source{err: errStoreDown}, want: "a"},
@@ -70,11 +70,11 @@ func TestCache(t *testing.T) {
 			{name: "grace ends", advance: time.Minute, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
 			{name: "back", advance: 2 * time.Second, src: source{v: "b"}, want: "b", wantReads: 1},
 		}, 3},
-		{"no grace", Freshness{TTL: time.Second}, []step{
+		{"no grace", &Freshness{TTL: time.Second}, []step{
 			{name: "read", src: source{v: "a"}, want: "a", wantReads: 1},
 			{name: "store fails", advance: 2 * time.Second, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
 		}, 0},
-		{"never read: refused during an outage", Freshness{TTL: time.Second, Grace: time.Hour}, []step{
+		{"never read: refused during an outage", &Freshness{TTL: time.Second, Grace: time.Hour}, []step{
 			{name: "store fails", src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
 			{name: "still", advance: 10 * time.Millisecond, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
 		}, 0},
@@ -86,7 +86,7 @@ func TestCache(t *testing.T) {
 			f.Now = clk.now
 			stale := 0
 			f.OnStale = func() { stale++ }
-			c := NewCache[string, string](&f)
+			c := NewCache[string, string](f)
 			for _, s := range tt.steps {
 				clk.add(s.advance)
 				f.SetLive(s.live)
@@ -129,6 +129,23 @@ func TestCacheForgetDuringRead(t *testing.T) {
 	c.Clear()
 	if got, _ := c.Get(context.Background(), "k", value("newest")); got != "newest" {
 		t.Fatalf("after Clear: %q", got)
+	}
+}
+
+// TestCacheExpire: after Expire (changes may have been missed) every
+// record is read again — but while the store fails, it still serves
+// within the grace period.
+func TestCacheExpire(t *testing.T) {
+	clk := newClock()
+	c := NewCache[string, string](&Freshness{TTL: time.Hour, Grace: time.Hour, Now: clk.now})
+	c.Get(context.Background(), "a", value("a1"))
+	c.Get(context.Background(), "b", value("b1"))
+	c.Expire()
+	if got, _ := c.Get(context.Background(), "a", value("a2")); got != "a2" {
+		t.Fatalf("after Expire: %q, want the store read again", got)
+	}
+	if got, err := c.Get(context.Background(), "b", func(context.Context) (string, error) { return "", errStoreDown }); err != nil || got != "b1" {
+		t.Fatalf("after Expire, the store failing: %q %v, want the record read before", got, err)
 	}
 }
 

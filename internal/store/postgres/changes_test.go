@@ -2,10 +2,14 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/keyward/keyward/internal/pgtest"
 	"github.com/keyward/keyward/internal/store"
@@ -151,6 +155,32 @@ func TestParseChange(t *testing.T) {
 		got, ok := parseChange(tt.payload, "s1")
 		if ok != tt.ok || got != tt.want {
 			t.Errorf("parseChange(%q) = %+v, %v; want %+v, %v", tt.payload, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestConnLost: only a lost connection makes a read run again, never a
+// statement that failed on its own.
+func TestConnLost(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"terminated by an administrator", &pgconn.PgError{Severity: "FATAL", Code: "57P01"}, true},
+		{"server shutting down", &pgconn.PgError{Severity: "FATAL", Code: "57P02"}, true},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, true},
+		{"wrapped", fmt.Errorf("key by hash: %w", &pgconn.PgError{Code: "57P01"}), true},
+		{"EOF", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{"closed", net.ErrClosed, true},
+		{"syntax error", &pgconn.PgError{Code: "42601"}, false},
+		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"cancelled", context.Canceled, false},
+		{"not found", store.ErrNotFound, false},
+	}
+	for _, tt := range tests {
+		if got := connLost(tt.err); got != tt.want {
+			t.Errorf("%s: connLost = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

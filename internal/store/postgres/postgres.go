@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,6 +133,34 @@ func (s *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// retryRead runs a read again when the connection it was given turns out
+// lost: after a restart, a failover or pg_terminate_backend, each pooled
+// connection fails its next query (and the pool drops it), which must
+// not fail the request that drew it. It tries at most once per pooled
+// connection, plus one.
+func retryRead[T any](ctx context.Context, s *DB, read func() (T, error)) (T, error) {
+	tries := int(s.pool.Config().MaxConns) + 1
+	for try := 1; ; try++ {
+		v, err := read()
+		if err == nil || try >= tries || ctx.Err() != nil || !connLost(err) {
+			return v, err
+		}
+	}
+}
+
+// connLost reports whether err says the connection was lost (rather than
+// the statement failing).
+func connLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// 08: connection exception; 57P01..03: the server is shutting
+		// down or terminated this backend.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ne net.Error
+	return pgconn.SafeToRetry(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
 // nanos and fromNanos are how times are stored (store.UnixNanos).
 var (
 	nanos     = store.UnixNanos
@@ -218,6 +248,10 @@ func (s *DB) CreateKey(ctx context.Context, k store.Key) error {
 
 // KeyByID implements store.Keys.
 func (s *DB) KeyByID(ctx context.Context, id string) (store.Key, error) {
+	return retryRead(ctx, s, func() (store.Key, error) { return s.keyByID(ctx, id) })
+}
+
+func (s *DB) keyByID(ctx context.Context, id string) (store.Key, error) {
 	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = $1`, id))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return k, wrapf(ctx, err, "key %q", id)
@@ -227,6 +261,10 @@ func (s *DB) KeyByID(ctx context.Context, id string) (store.Key, error) {
 
 // KeyByHash implements store.Keys.
 func (s *DB) KeyByHash(ctx context.Context, hash []byte) (store.Key, error) {
+	return retryRead(ctx, s, func() (store.Key, error) { return s.keyByHash(ctx, hash) })
+}
+
+func (s *DB) keyByHash(ctx context.Context, hash []byte) (store.Key, error) {
 	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM keys WHERE hash = $1`, hash))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return k, wrapf(ctx, err, "key by hash")
@@ -236,6 +274,10 @@ func (s *DB) KeyByHash(ctx context.Context, hash []byte) (store.Key, error) {
 
 // ListKeys implements store.Keys.
 func (s *DB) ListKeys(ctx context.Context, f store.KeyFilter) ([]store.Key, error) {
+	return retryRead(ctx, s, func() ([]store.Key, error) { return s.listKeys(ctx, f) })
+}
+
+func (s *DB) listKeys(ctx context.Context, f store.KeyFilter) ([]store.Key, error) {
 	var p params
 	q := `SELECT ` + keyColumns + ` FROM keys WHERE true`
 	if f.User != "" {
@@ -343,6 +385,10 @@ func scanUser(r pgx.Row) (store.User, error) {
 
 // User implements store.Users.
 func (s *DB) User(ctx context.Context, id string) (store.User, error) {
+	return retryRead(ctx, s, func() (store.User, error) { return s.user(ctx, id) })
+}
+
+func (s *DB) user(ctx context.Context, id string) (store.User, error) {
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT id, plan, disabled, created_at, updated_at FROM users WHERE id = $1`, id))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return u, wrapf(ctx, err, "user %q", id)

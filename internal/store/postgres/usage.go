@@ -117,6 +117,10 @@ func (s *DB) ListUsage(ctx context.Context, f store.UsageFilter, limit int) ([]s
 // SpentMicros implements store.Usage: a record counts toward its own key,
 // user and plan, and toward those of the key that minted its browser token.
 func (s *DB) SpentMicros(ctx context.Context, f store.SpendFilter) (int64, error) {
+	return retryRead(ctx, s, func() (int64, error) { return s.spentMicros(ctx, f) })
+}
+
+func (s *DB) spentMicros(ctx context.Context, f store.SpendFilter) (int64, error) {
 	var p params
 	match := func(key, user, plan string) string {
 		var conds []string
@@ -201,6 +205,10 @@ func (s *DB) Budget(ctx context.Context, scope, subject string) (store.Budget, e
 
 // ListBudgets implements store.Budgets.
 func (s *DB) ListBudgets(ctx context.Context) ([]store.Budget, error) {
+	return retryRead(ctx, s, func() ([]store.Budget, error) { return s.listBudgets(ctx) })
+}
+
+func (s *DB) listBudgets(ctx context.Context) ([]store.Budget, error) {
 	rows, err := s.pool.Query(ctx, `SELECT scope, subject, daily_micros, monthly_micros, updated_at FROM budgets ORDER BY scope, subject`)
 	if err != nil {
 		return nil, wrapf(ctx, err, "list budgets")
