@@ -195,24 +195,54 @@ func storeCmd(e env) *cobra.Command {
 }
 
 // changeHandler applies the store's change events to this replica: what
-// changed is dropped from the caches (keys and users may be nil without
-// a pepper), and an announced config change reloads the configuration.
-func changeHandler(gw *live.Runtime, keys *auth.Keys, users *auth.Users, budgets *budget.Table, log *slog.Logger) func(store.Change) {
+// changed is dropped from the caches (all of a kind when the id is empty:
+// the table was truncated; keys and users are nil without a pepper), and
+// an announced configuration change reloads the configuration — off the
+// listener, at most once a second however many are announced. The
+// reloader ends with ctx.
+func changeHandler(ctx context.Context, gw *live.Runtime, keys *auth.Keys, users *auth.Users, budgets *budget.Table, log *slog.Logger) func(store.Change) {
+	reload := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload:
+			}
+			log.Info("reloading the configuration: another process asked every replica to")
+			_ = gw.Reload("change event")
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
 	return func(c store.Change) {
 		switch c.Kind {
 		case store.ChangeKey:
-			if keys != nil {
+			switch {
+			case keys == nil:
+			case c.ID == "":
+				keys.ForgetAll()
+			default:
 				keys.Forget(c.ID)
 			}
 		case store.ChangeUser:
-			if users != nil {
+			switch {
+			case users == nil:
+			case c.ID == "":
+				users.ForgetAll()
+			default:
 				users.Forget(c.ID)
 			}
 		case store.ChangeBudget:
 			budgets.Forget()
 		case store.ChangeConfig:
-			log.Info("reloading the configuration: another process asked every replica to")
-			_ = gw.Reload("change event")
+			select {
+			case reload <- struct{}{}:
+			default: // one is pending already
+			}
 		case store.ChangeAll:
 			if keys != nil {
 				keys.ExpireAll()
@@ -227,10 +257,10 @@ func changeHandler(gw *live.Runtime, keys *auth.Keys, users *auth.Users, budgets
 
 // liveReporter records whether change events flow: the caches keep
 // records longer while they do, and the log says when they start and stop
-// (once per change, not per reconnection attempt).
-func liveReporter(fresh *store.Freshness, m *metrics.Metrics, log *slog.Logger) func(bool) {
-	var was, ever bool
-	return func(on bool) {
+// (once per change, with the reason, not per reconnection attempt).
+func liveReporter(fresh *store.Freshness, m *metrics.Metrics, log *slog.Logger) func(bool, error) {
+	var was, ever, told bool
+	return func(on bool, why error) {
 		fresh.SetLive(on)
 		m.ChangeEvents(on)
 		switch {
@@ -238,8 +268,13 @@ func liveReporter(fresh *store.Freshness, m *metrics.Metrics, log *slog.Logger) 
 			log.Info("listening for the store's change events: revocations, users and budgets apply at once on every replica")
 		case on && !was:
 			log.Info("the store's change events flow again; cached keys, users and budgets are read again")
-		case !on && was:
-			log.Warn("the store's change events stopped; until they are back, changes made elsewhere apply within a second")
+		case !on && (was || !told) && why != nil:
+			log.Warn("the store's change events stopped or cannot start; until they flow, changes made elsewhere apply within a second and nothing is served from the cache while the store fails",
+				"err", why)
+			told = true
+		}
+		if on {
+			told = false
 		}
 		was, ever = on, ever || on
 	}

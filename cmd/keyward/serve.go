@@ -181,7 +181,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		listened := make(chan struct{})
 		go func() {
 			defer close(listened)
-			_ = ch.Listen(lctx, changeHandler(gw, keys, users, budgets, log), liveReporter(fresh, m, log))
+			_ = ch.Listen(lctx, changeHandler(lctx, gw, keys, users, budgets, log), liveReporter(fresh, m, log))
 		}()
 		defer func() { stopListen(); <-listened }()
 	}
@@ -192,7 +192,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 	defer lim.close()
 	uc := cfg.Usage
 	writer = usage.NewWriter(db, usage.WriterOptions{QueueSize: uc.QueueSize, BatchSize: uc.BatchSize, FlushInterval: uc.FlushInterval,
-		Retries: 3, Logger: log, OnDrop: m.UsageDropped})
+		Logger: log, OnDrop: m.UsageDropped})
 	defer func() {
 		// Every in-flight request has settled by now: write what is queued.
 		wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
@@ -391,6 +393,11 @@ func (is *jwtIssuer) principal(c jwt.MapClaims) (Principal, error) {
 	}
 	if len(user) > maxJWTUserLen {
 		return Principal{}, fmt.Errorf("%w: issuer %q: claim %q is longer than %d bytes", ErrJWTInvalid, is.cfg.Issuer, is.user, maxJWTUserLen)
+	}
+	// A user id is stored, logged and looked up: no control characters
+	// (a NUL is refused by PostgreSQL) and valid UTF-8.
+	if !utf8.ValidString(user) || strings.ContainsFunc(user, unicode.IsControl) {
+		return Principal{}, fmt.Errorf("%w: issuer %q: claim %q holds control characters or invalid UTF-8", ErrJWTInvalid, is.cfg.Issuer, is.user)
 	}
 	plan := is.cfg.DefaultPlan
 	if is.cfg.PlanClaim != "" {

@@ -326,6 +326,8 @@ func TestJWTVerify(t *testing.T) {
 		{name: "user claim not a string", token: rs(clerk(jwtSet("sub", 42)))},
 		{name: "user claim empty", token: rs(clerk(jwtSet("sub", "")))},
 		{name: "user claim too long", token: rs(clerk(jwtSet("sub", long)))},
+		{name: "user claim with a NUL", token: rs(clerk(jwtSet("sub", "evil\x00user")))},
+		{name: "user claim with a newline", token: rs(clerk(jwtSet("sub", "evil\nuser")))},
 
 		// Time.
 		{name: "expired", token: rs(clerk(jwtSet("exp", jwtAt(-time.Minute)))), errIs: jwt.ErrTokenExpired},

@@ -258,6 +258,13 @@ func (k *Keys) Forget(id string) {
 	k.owners.Clear()
 }
 
+// ForgetAll drops every cached lookup (every key changed).
+func (k *Keys) ForgetAll() {
+	k.byHash.Clear()
+	k.byID.Clear()
+	k.owners.Clear()
+}
+
 // ExpireAll makes every cached lookup be read again (change events may
 // have been missed); while the store fails they still serve within the
 // grace period.

@@ -24,6 +24,9 @@ func NewUsers(st store.Users, f *store.Freshness) *Users {
 // Forget drops a user's cached record (a change event).
 func (us *Users) Forget(id string) { us.cache.Forget(id) }
 
+// ForgetAll drops every cached record (every user changed).
+func (us *Users) ForgetAll() { us.cache.Clear() }
+
 // ExpireAll makes every cached record be read again (change events may
 // have been missed); while the store fails they still serve within the
 // grace period.

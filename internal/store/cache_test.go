@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,7 +18,7 @@ func value(v string) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) { return v, nil }
 }
 
-var errStoreDown = errors.New("connection refused")
+var errStoreDown = fmt.Errorf("%w: connection refused", ErrUnavailable)
 
 // source is a store that counts reads and can fail.
 type source struct {
@@ -63,7 +65,7 @@ func TestCache(t *testing.T) {
 			{name: "cached", advance: time.Millisecond, src: source{v: "x"}, wantErr: ErrNotFound},
 		}, 0},
 		{"within grace while the store fails", &Freshness{TTL: time.Second, Grace: time.Minute}, []step{
-			{name: "read", src: source{v: "a"}, want: "a", wantReads: 1},
+			{name: "read", live: true, src: source{v: "a"}, want: "a", wantReads: 1},
 			{name: "store fails: the cached record", advance: 2 * time.Second, src: source{err: errStoreDown}, want: "a", wantReads: 1},
 			{name: "for a second the store is not asked", advance: 500 * time.Millisecond, src: source{err: errStoreDown}, want: "a"},
 			{name: "then it is", advance: 600 * time.Millisecond, src: source{err: errStoreDown}, want: "a", wantReads: 1},
@@ -71,6 +73,10 @@ func TestCache(t *testing.T) {
 			{name: "back", advance: 2 * time.Second, src: source{v: "b"}, want: "b", wantReads: 1},
 		}, 3},
 		{"no grace", &Freshness{TTL: time.Second}, []step{
+			{name: "read", src: source{v: "a"}, want: "a", wantReads: 1},
+			{name: "store fails", advance: 2 * time.Second, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
+		}, 0},
+		{"read without change events: refused during an outage", &Freshness{TTL: time.Second, Grace: time.Hour}, []step{
 			{name: "read", src: source{v: "a"}, want: "a", wantReads: 1},
 			{name: "store fails", advance: 2 * time.Second, src: source{err: errStoreDown}, wantErr: errStoreDown, wantReads: 1},
 		}, 0},
@@ -137,7 +143,9 @@ func TestCacheForgetDuringRead(t *testing.T) {
 // within the grace period.
 func TestCacheExpire(t *testing.T) {
 	clk := newClock()
-	c := NewCache[string, string](&Freshness{TTL: time.Hour, Grace: time.Hour, Now: clk.now})
+	f := &Freshness{TTL: time.Hour, Grace: time.Hour, Now: clk.now}
+	f.SetLive(true)
+	c := NewCache[string, string](f)
 	c.Get(context.Background(), "a", value("a1"))
 	c.Get(context.Background(), "b", value("b1"))
 	c.Expire()
@@ -154,6 +162,7 @@ func TestCacheExpire(t *testing.T) {
 func TestCacheCallerGone(t *testing.T) {
 	clk := newClock()
 	f := &Freshness{TTL: time.Second, Grace: time.Hour, Now: clk.now}
+	f.SetLive(true)
 	c := NewCache[string, string](f)
 	c.Get(context.Background(), "k", value("a"))
 	clk.add(2 * time.Second)
@@ -188,5 +197,48 @@ func TestCacheBounded(t *testing.T) {
 	}
 	if n := len(c.m); n > 10 {
 		t.Fatalf("%d records held, Max 10", n)
+	}
+}
+
+// TestCacheOneReadAtATime: callers wanting the same record while it is
+// read share that read (no stampede on the store when a hot record or the
+// budgets expire); one that leaves stops waiting without failing the rest.
+func TestCacheOneReadAtATime(t *testing.T) {
+	c := NewCache[string, string](&Freshness{TTL: time.Second, Timeout: time.Minute})
+	release := make(chan struct{})
+	var reads atomic.Int64
+	fetch := func(context.Context) (string, error) {
+		reads.Add(1)
+		<-release
+		return "v", nil
+	}
+	leaver, leave := context.WithCancel(context.Background())
+	errs := make(chan error, 51)
+	for i := 0; i < 50; i++ {
+		go func() {
+			v, err := c.Get(context.Background(), "k", fetch)
+			if err == nil && v != "v" {
+				err = fmt.Errorf("got %q", v)
+			}
+			errs <- err
+		}()
+	}
+	go func() {
+		_, err := c.Get(leaver, "k", fetch)
+		errs <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	leave()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that left: %v", err)
+	}
+	close(release)
+	for i := 0; i < 50; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("%d reads of the store for 51 callers, want 1", n)
 	}
 }

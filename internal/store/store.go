@@ -15,6 +15,14 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrExists   = errors.New("store: already exists")
+	// ErrUnavailable marks a failure of the store rather than of the
+	// statement: it cannot be reached, lost the connection, timed out, or
+	// refuses writes for now (read-only, disk full). What was read before
+	// may stand in for it (Freshness.Grace); writes are tried again.
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrBadRecord marks a write refused for what a record holds (a value
+	// out of range, a constraint): trying it again cannot help.
+	ErrBadRecord = errors.New("store: record refused")
 )
 
 // Key is a virtual key's record. The key itself is never stored: only

@@ -30,13 +30,12 @@ type WriterOptions struct {
 	BatchSize int
 	// FlushInterval is the longest a record waits for a batch to fill.
 	FlushInterval time.Duration
-	// Retries is how many times a failed write is tried again while the
-	// store answers pings (the batch itself fails) before its records are
-	// written one by one and the ones that fail are dropped. While the
-	// store does not answer, a batch is tried again, with backoff up to
-	// MaxBackoff, until it is written or the writer is closed: the queue
-	// fills meanwhile, and only what does not fit it is dropped.
-	Retries    int
+	// MaxBackoff bounds the wait between tries of a batch the store did
+	// not take (default 5s). A batch is tried until it is written or the
+	// writer is closed: the queue fills meanwhile, and only what does not
+	// fit it is dropped. A batch refused for what a record holds
+	// (store.ErrBadRecord) is written one record at a time instead, and
+	// only the records refused are dropped.
 	MaxBackoff time.Duration
 	Logger     *slog.Logger
 	// OnDrop is called with the number of records dropped (for metrics).
@@ -45,11 +44,14 @@ type WriterOptions struct {
 
 // Writer writes usage records asynchronously in batches through a bounded
 // queue, so the request path never waits for the database. While the store
-// is unavailable the records wait — at most QueueSize in the queue and one
-// batch being tried again — and are written when it is back. A record that
-// does not fit, that the store refuses while it answers, or that is still
+// fails the records wait — at most QueueSize in the queue and one batch
+// being tried again — and are written when it is back. A record that does
+// not fit, that the store refuses for what it holds, or that is still
 // unwritten when Close gives up, is dropped — never silently: drops are
 // counted, reported to OnDrop and logged.
+//
+// A batch whose commit succeeded but whose answer was lost (the
+// connection died in between) is written again: at least once.
 type Writer struct {
 	sink Sink
 	o    WriterOptions
@@ -176,17 +178,23 @@ func (w *Writer) run() {
 	}
 }
 
-// write stores a batch. While the store does not answer, the batch is
-// tried again with backoff until it is written or the writer is
-// abandoned; a batch the store refuses while it answers is written one
-// record at a time, and the records it still refuses are dropped.
+// write stores a batch. A batch the store refuses for what a record holds
+// (store.ErrBadRecord) is written one record at a time, dropping only the
+// records refused; any other failure — the store down, read-only, full,
+// timing out — holds the batch and tries it again with backoff until it
+// is written or the writer is abandoned.
 func (w *Writer) write(batch []store.UsageRecord) {
 	w.writing.Store(int64(len(batch)))
 	defer w.writing.Store(0)
 	backoff := 100 * time.Millisecond
 	logged := time.Time{}
-	for fails := 0; ; fails++ {
+	for fails := 0; len(batch) > 0; fails++ {
 		err := w.append(batch)
+		if errors.Is(err, store.ErrBadRecord) {
+			if batch, err = w.writeEach(batch); len(batch) == 0 {
+				return
+			}
+		}
 		if err == nil {
 			if fails > 0 {
 				w.o.Logger.Info("usage records written after the store failed", "records", len(batch), "tries", fails+1)
@@ -197,10 +205,7 @@ func (w *Writer) write(batch []store.UsageRecord) {
 			logged = time.Now()
 			w.o.Logger.Warn("writing usage records failed; holding them and trying again", "records", len(batch), "queued", len(w.q), "err", err)
 		}
-		if fails >= w.o.Retries && w.answers() {
-			w.writeEach(batch)
-			return
-		}
+		w.writing.Store(int64(len(batch)))
 		select {
 		case <-time.After(backoff):
 		case <-w.abandon:
@@ -221,26 +226,20 @@ func (w *Writer) append(batch []store.UsageRecord) error {
 	return err
 }
 
-// answers reports whether the store answers a ping (a sink that cannot be
-// pinged is taken to answer).
-func (w *Writer) answers() bool {
-	p, ok := w.sink.(interface{ Ping(context.Context) error })
-	if !ok {
-		return true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return p.Ping(ctx) == nil
-}
-
 // writeEach writes a batch the store refused one record at a time,
-// dropping the records it refuses.
-func (w *Writer) writeEach(batch []store.UsageRecord) {
+// dropping the records refused for what they hold. At the first other
+// failure it stops and returns the records not yet written, and why.
+func (w *Writer) writeEach(batch []store.UsageRecord) ([]store.UsageRecord, error) {
 	for i := range batch {
-		if err := w.append(batch[i : i+1]); err != nil {
+		err := w.append(batch[i : i+1])
+		switch {
+		case errors.Is(err, store.ErrBadRecord):
 			w.drop(1, fmt.Errorf("the store refused the record: %w", err))
+		case err != nil:
+			return batch[i:], err
 		}
 	}
+	return nil, nil
 }
 
 // Close stops taking records and writes every queued one. It returns when

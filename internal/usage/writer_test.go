@@ -137,29 +137,40 @@ func TestWriterDropsCounted(t *testing.T) {
 	}
 }
 
-// TestWriterRetries: a failing write is retried; one that keeps failing is
-// dropped and counted.
+// badSink refuses, as a store does for what a record holds, every batch
+// holding a record whose RequestID is bad, and fails the first fails
+// writes as an unavailable store does.
+type badSink struct {
+	db    *sqlite.DB
+	bad   string
+	fails atomic.Int64
+}
+
+func (b *badSink) AppendUsage(ctx context.Context, recs []store.UsageRecord) error {
+	if b.fails.Add(-1) >= 0 {
+		return fmt.Errorf("%w: connection refused", store.ErrUnavailable)
+	}
+	for _, r := range recs {
+		if r.RequestID == b.bad {
+			return fmt.Errorf("%w: value out of range", store.ErrBadRecord)
+		}
+	}
+	return b.db.AppendUsage(ctx, recs)
+}
+
+// TestWriterRetries: a failed write is tried again until it is written; a
+// batch refused for one record's content loses that record only.
 func TestWriterRetries(t *testing.T) {
 	db := openStore(t)
-	sink := &gatedSink{db: db, open: make(chan struct{})}
-	close(sink.open)
-	sink.fails.Store(1)
-	w := NewWriter(sink, WriterOptions{BatchSize: 2, FlushInterval: time.Hour, Retries: 1})
-	w.Record(record(1))
-	w.Record(record(2))
-	w.Close(context.Background())
-	if n := count(t, db); n != 2 || w.Dropped() != 0 {
-		t.Fatalf("after one failure: %d written, %d dropped", n, w.Dropped())
-	}
-
-	sink.fails.Store(10)
-	w = NewWriter(sink, WriterOptions{BatchSize: 3, FlushInterval: time.Hour, Retries: 1})
-	for i := 0; i < 3; i++ {
-		w.Record(record(10 + i))
+	sink := &badSink{db: db, bad: "req_12"}
+	sink.fails.Store(3)
+	w := NewWriter(sink, WriterOptions{BatchSize: 5, FlushInterval: time.Hour, MaxBackoff: time.Millisecond})
+	for i := 10; i < 15; i++ {
+		w.Record(record(i))
 	}
 	w.Close(context.Background())
-	if w.Dropped() != 3 {
-		t.Fatalf("dropped %d, want the failed batch of 3 counted", w.Dropped())
+	if n := count(t, db); n != 4 || w.Dropped() != 1 || w.Written() != 4 {
+		t.Fatalf("written %d (Written %d), dropped %d; want 4 written and the bad record dropped", n, w.Written(), w.Dropped())
 	}
 }
 
@@ -171,7 +182,7 @@ type downSink struct {
 	writes atomic.Int64
 }
 
-var errDown = errors.New("connection refused")
+var errDown = fmt.Errorf("%w: connection refused", store.ErrUnavailable)
 
 func (d *downSink) AppendUsage(ctx context.Context, recs []store.UsageRecord) error {
 	d.writes.Add(1)
@@ -179,13 +190,6 @@ func (d *downSink) AppendUsage(ctx context.Context, recs []store.UsageRecord) er
 		return errDown
 	}
 	return d.db.AppendUsage(ctx, recs)
-}
-
-func (d *downSink) Ping(context.Context) error {
-	if d.down.Load() {
-		return errDown
-	}
-	return nil
 }
 
 // TestWriterHoldsRecordsWhileTheStoreIsDown: while the store does not
@@ -211,7 +215,7 @@ func TestWriterHoldsRecordsWhileTheStoreIsDown(t *testing.T) {
 			sink := &downSink{db: db}
 			sink.down.Store(true)
 			w := NewWriter(sink, WriterOptions{QueueSize: tt.queue, BatchSize: tt.batch, FlushInterval: time.Millisecond,
-				Retries: 1, MaxBackoff: 5 * time.Millisecond})
+				MaxBackoff: 5 * time.Millisecond})
 			// The first batch is taken and fails; the rest queue behind it.
 			w.Record(record(0))
 			deadline := time.Now().Add(10 * time.Second)

@@ -29,7 +29,7 @@ func listen(t *testing.T, db *DB) *listener {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = db.Listen(ctx, func(c store.Change) { l.changes <- c }, func(on bool) { l.live <- on })
+		_ = db.Listen(ctx, func(c store.Change) { l.changes <- c }, func(on bool, _ error) { l.live <- on })
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return l

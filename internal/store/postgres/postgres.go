@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -137,28 +138,60 @@ func (s *DB) Ping(ctx context.Context) error {
 // lost: after a restart, a failover or pg_terminate_backend, each pooled
 // connection fails its next query (and the pool drops it), which must
 // not fail the request that drew it. It tries at most once per pooled
-// connection, plus one.
+// connection, plus one; a connection that cannot be made is not tried
+// again. A failure of the store is marked store.ErrUnavailable.
 func retryRead[T any](ctx context.Context, s *DB, read func() (T, error)) (T, error) {
 	tries := int(s.pool.Config().MaxConns) + 1
 	for try := 1; ; try++ {
 		v, err := read()
 		if err == nil || try >= tries || ctx.Err() != nil || !connLost(err) {
-			return v, err
+			return v, classify(err)
 		}
 	}
 }
 
-// connLost reports whether err says the connection was lost (rather than
-// the statement failing).
+// connLost reports whether err says an established connection was lost
+// (rather than the statement failing, or a connection not being made).
 func connLost(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return false
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		// 08: connection exception; 57P01..03: the server is shutting
 		// down or terminated this backend.
 		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
 	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// classify marks err store.ErrUnavailable when the store failed — lost or
+// refused connections, timeouts, a read-only or full database, lock and
+// statement timeouts, conflicts to try again — and store.ErrBadRecord
+// when the data was refused (classes 22 and 23).
+func classify(err error) error {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExists) {
+		return err
+	}
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
 	var ne net.Error
-	return pgconn.SafeToRetry(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+	switch {
+	case errors.As(err, &pe):
+		switch c := pe.Code; {
+		case strings.HasPrefix(c, "22"), strings.HasPrefix(c, "23"):
+			return fmt.Errorf("%w: %w", store.ErrBadRecord, err)
+		case strings.HasPrefix(c, "08"), strings.HasPrefix(c, "53"), strings.HasPrefix(c, "57"), strings.HasPrefix(c, "40"),
+			c == "25006", c == "55P03", c == "55006":
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+		return err
+	case connLost(err), errors.As(err, &ce), pgconn.Timeout(err), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne):
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
 }
 
 // nanos and fromNanos are how times are stored (store.UnixNanos).

@@ -29,7 +29,7 @@ func (s *DB) AppendUsage(ctx context.Context, recs []store.UsageRecord) error {
 			r.Latency.Milliseconds(), r.Streamed, storable(r.MintedBy), storable(r.MinterUser), storable(r.MinterPlan)}, nil
 	}))
 	if err != nil {
-		return wrapf(ctx, err, "append %d usage records", len(recs))
+		return wrapf(ctx, classify(err), "append %d usage records", len(recs))
 	}
 	return nil
 }
