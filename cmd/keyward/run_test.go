@@ -503,7 +503,7 @@ func TestBanner(t *testing.T) {
 	dir := t.TempDir()
 	clientKey := "kw_test_banner_client_0123456789"
 	writeFile(t, dir, "client.key", clientKey)
-	env := map[string]string{"KEYWARD_CLIENT_KEY": clientKey, "ANTHROPIC_KEY": "anthropic-test-value-0123456789"}
+	env := map[string]string{"KEYWARD_CLIENT_KEY": clientKey, "ANTHROPIC_KEY": "anthropic-test-value-0123456789", "PEPPER": "banner-test-pepper-0123456789"}
 	tests := []struct {
 		name string
 		yaml string
@@ -545,6 +545,20 @@ models: [{name: fast, targets: [{provider: mock, model: m}]}]
 models: [fast]
 try:
   curl http://127.0.0.1:9999/v1/chat/completions -H "Content-Type: application/json" -d '{"model":"fast","messages":[{"role":"user","content":"Hello"}]}'
+`,
+		},
+		{
+			name: "virtual keys only",
+			yaml: `
+providers: [{name: mock, kind: mock}]
+models: [{name: fast, targets: [{provider: mock, model: m}]}]
+auth: {pepper: env:PEPPER}
+`,
+			want: `keyward is listening on http://127.0.0.1:9999
+models: [fast]
+try:
+  curl http://127.0.0.1:9999/v1/chat/completions -H "Authorization: Bearer $KEYWARD_KEY" -H "Content-Type: application/json" -d '{"model":"fast","messages":[{"role":"user","content":"Hello"}]}'
+  (KEYWARD_KEY is a virtual key: keyward keys create --config ` + filepath.Join(dir, "keyward.yaml") + ` --name me)
 `,
 		},
 		{

@@ -374,6 +374,27 @@ func (s *pgFaultSetup) chat(key string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
+// revocationAppliesAtOnce waits for change events to flow again, revokes
+// the known key with the CLI and checks the replica refuses it within a
+// second.
+func (s *pgFaultSetup) revocationAppliesAtOnce(t *testing.T) {
+	t.Helper()
+	poll(t, "change events flow again", func() (bool, string) {
+		return strings.Contains(s.rep.stderr.String(), "change events flow again"), ""
+	})
+	if r := s.cli("keys", "revoke", "--config", s.cfg, s.knownID); r.err != nil {
+		t.Fatalf("revoke: %v %s", r.err, r.stderr)
+	}
+	revoked := time.Now()
+	poll(t, "the revocation applies", func() (bool, string) {
+		code, _, _ := s.chat(s.known)
+		return code == 401, fmt.Sprint(code)
+	})
+	if d := time.Since(revoked); d > time.Second {
+		t.Errorf("revocation took %v to apply", d)
+	}
+}
+
 // usageRows counts the usage records in the test's schema, behind the
 // store's back.
 func usageRows(t *testing.T, schema string) int {
@@ -432,20 +453,7 @@ func TestScaleOutPostgresFails(t *testing.T) {
 		code, out, err := s.chat(s.unknown)
 		return err == nil && code == 200, fmt.Sprint(code, out, err)
 	})
-	poll(t, "change events flow again", func() (bool, string) {
-		return strings.Contains(s.rep.stderr.String(), "change events flow again"), ""
-	})
-	if r := s.cli("keys", "revoke", "--config", s.cfg, s.knownID); r.err != nil {
-		t.Fatalf("revoke: %v %s", r.err, r.stderr)
-	}
-	revoked := time.Now()
-	poll(t, "the revocation applies", func() (bool, string) {
-		code, _, _ := s.chat(s.known)
-		return code == 401, fmt.Sprint(code)
-	})
-	if d := time.Since(revoked); d > time.Second {
-		t.Errorf("revocation took %v to apply", d)
-	}
+	s.revocationAppliesAtOnce(t)
 	if st := s.rep.stderr.String(); strings.Contains(st, "usage records dropped") {
 		t.Errorf("records were dropped:\n%s", st)
 	}
@@ -534,19 +542,63 @@ func TestScaleOutPostgresConnectionsTerminated(t *testing.T) {
 		n := usageRows(t, s.schema)
 		return n == total, fmt.Sprintf("%d records, want %d", n, total)
 	})
-	poll(t, "change events flow again", func() (bool, string) {
-		return strings.Contains(s.rep.stderr.String(), "change events flow again"), ""
-	})
-	if r := s.cli("keys", "revoke", "--config", s.cfg, s.knownID); r.err != nil {
-		t.Fatalf("revoke: %v %s", r.err, r.stderr)
-	}
-	revoked := time.Now()
-	poll(t, "the revocation applies", func() (bool, string) {
-		code, _, _ := s.chat(s.known)
-		return code == 401, fmt.Sprint(code)
-	})
-	if d := time.Since(revoked); d > time.Second {
-		t.Errorf("revocation took %v to apply", d)
-	}
+	s.revocationAppliesAtOnce(t)
 	t.Logf("%d requests, %d connections terminated", total, terminated)
+}
+
+// TestScaleOutConfigReload: `keyward config reload` makes every replica
+// sharing the store reload its configuration at once, with file polling
+// off: a model added to the file is served by both within a second.
+func TestScaleOutConfigReload(t *testing.T) {
+	_, dsn := pgtest.Schema(t)
+	dir := t.TempDir()
+	base := `listen: 127.0.0.1:0
+providers: [{name: m, kind: mock}]
+auth: {pepper: env:PEPPER}
+plans: [{name: p}]
+store: {driver: postgres, dsn: env:DATABASE_URL}
+reload: {poll_interval: 0s}
+`
+	cfg := writeFile(t, dir, "keyward.yaml", base+"models: [{name: fast, targets: [{provider: m, model: mock-fast}]}]\n")
+	environ := map[string]string{"PEPPER": "config-reload-test-pepper-01", "DATABASE_URL": dsn}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json"}, mapEnv(environ), &stdout, &stderr); err != nil {
+		t.Fatalf("keys create: %v %s", err, stderr.String())
+	}
+	key := between(stdout.String(), `"key":"`, `"`)
+	a := startServe(t, serveFlags{config: cfg}, environ)
+	b := startServe(t, serveFlags{config: cfg}, environ)
+	for _, rep := range []*running{a, b} {
+		poll(t, "change events flow", func() (bool, string) {
+			return strings.Contains(rep.stderr.String(), "listening for the store's change events"), ""
+		})
+	}
+	body := `{"model":"new","messages":[{"role":"user","content":"hi"}]}`
+	if code, out := do(t, "POST", a.url("/v1/chat/completions"), key, body); code != 400 || !strings.Contains(out, "model_not_found") {
+		t.Fatalf("before the reload: %d %s", code, out)
+	}
+	writeFile(t, dir, "keyward.yaml", base+"models: [{name: fast, targets: [{provider: m, model: mock-fast}]}, {name: new, targets: [{provider: m, model: mock-new}]}]\n")
+	stdout.Reset()
+	stderr.Reset()
+	if err := run(context.Background(), []string{"config", "reload", "--config", cfg}, mapEnv(environ), &stdout, &stderr); err != nil {
+		t.Fatalf("config reload: %v %s", err, stderr.String())
+	}
+	asked := time.Now()
+	for _, rep := range []*running{a, b} {
+		poll(t, "the new model is served", func() (bool, string) {
+			code, out := do(t, "POST", rep.url("/v1/chat/completions"), key, body)
+			return code == 200, fmt.Sprint(code, out)
+		})
+	}
+	if d := time.Since(asked); d > time.Second {
+		t.Errorf("the reload took %v to reach both replicas", d)
+	}
+
+	// With SQLite there is no one to tell: the command says what to do.
+	sqliteCfg := writeFile(t, t.TempDir(), "keyward.yaml", "providers: [{name: m, kind: mock}]\nmodels: [{name: fast, targets: [{provider: m, model: mock-fast}]}]\n")
+	stderr.Reset()
+	err := run(context.Background(), []string{"config", "reload", "--config", sqliteCfg}, mapEnv(environ), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "SIGHUP") {
+		t.Errorf("config reload with SQLite: %v", err)
+	}
 }

@@ -334,6 +334,10 @@ func banner(w io.Writer, s *live.Snapshot, cfgPath, addr string) {
 			auth = fmt.Sprintf(`-H "Authorization: Bearer $%s" `, ref.String()[len("env:"):])
 		}
 	}
+	virtual := auth == "" && !s.Pepper.IsZero()
+	if virtual {
+		auth = `-H "Authorization: Bearer $KEYWARD_KEY" `
+	}
 	route, body := "/v1/chat/completions", `{"model":"%s","messages":[{"role":"user","content":"Hello"}]}`
 	if len(s.ModelNames) > 0 {
 		supportsChat := false
@@ -346,4 +350,7 @@ func banner(w io.Writer, s *live.Snapshot, cfgPath, addr string) {
 		body = fmt.Sprintf(body, s.ModelNames[0])
 	}
 	fmt.Fprintf(w, "try:\n  curl http://%s%s %s-H \"Content-Type: application/json\" -d '%s'\n", addr, route, auth, body)
+	if virtual {
+		fmt.Fprintf(w, "  (KEYWARD_KEY is a virtual key: keyward keys create --config %s --name me)\n", cfgPath)
+	}
 }

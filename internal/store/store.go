@@ -1,8 +1,12 @@
 // Package store defines what keyward keeps: virtual keys (as keyed
-// hashes, never the keys), users with their plan, and audit events. The
-// interfaces here are implemented by store/sqlite (embedded default) and
-// checked by one contract suite, internal/storetest, that every
-// implementation must pass.
+// hashes, never the keys), users with their plan, audit events, usage
+// records and budgets. The interfaces here are implemented by store/sqlite
+// (embedded default) and store/postgres (shared by replicas, which also
+// tells them of changes: Changes), and checked by one contract suite,
+// internal/storetest, that every implementation must pass. Cache and
+// Freshness are how a process keeps what it read: fresh for a TTL,
+// dropped by change events, and within a grace period while the store is
+// unavailable.
 package store
 
 import (
