@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	"github.com/keyward/keyward/internal/admission"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
 	"github.com/keyward/keyward/internal/budget/redisledger"
@@ -61,6 +62,9 @@ type shared struct {
 	Limiter ratelimit.Limiter
 	Slots   ratelimit.Slots
 	Ledger  budget.Ledger
+	// Gate takes a request's limits and reservation in one Redis round
+	// trip (nil: one after the other, in memory).
+	Gate admission.Gate
 	// down reports a Redis outage (nil without Redis).
 	down  func() bool
 	close func()
@@ -121,18 +125,21 @@ func openShared(cfg config.Config, loader secret.Loader, log *slog.Logger, db st
 	}
 	log.Info("rate limits, concurrency leases and spend reservations are kept in Redis, shared by every replica",
 		"prefix", cfg.Redis.Prefix, "lease_ttl", cfg.Redis.LeaseTTL.String(), "spend_lease_ttl", cfg.Redis.SpendLeaseTTL.String())
-	return shared{
-		Limiter: failover.Limiter{Shared: redislimit.NewLimiter(rdb, cfg.Redis.Prefix), Local: ratelimit.NewMemory(),
-			Policy: failover.Policy(pol.Rates), Breaker: br},
-		Slots: failover.Slots{Shared: slots, Local: ratelimit.NewMemorySlots(), Policy: failover.Policy(pol.Concurrency), Breaker: br},
-		Ledger: failover.Ledger{Shared: redisledger.NewLedger(rdb, cfg.Redis.Prefix, spend, cfg.Redis.SpendLeaseTTL),
-			Local: budget.NewMemoryLedger(spend), Policy: failover.Policy(pol.Spend), Breaker: br},
-		down: br.IsDown,
+	lim := redislimit.NewLimiter(rdb, cfg.Redis.Prefix)
+	ledger := redisledger.NewLedger(rdb, cfg.Redis.Prefix, spend, cfg.Redis.SpendLeaseTTL)
+	sh := shared{
+		Limiter: failover.Limiter{Shared: lim, Local: ratelimit.NewMemory(), Policy: failover.Policy(pol.Rates), Breaker: br},
+		Slots:   failover.Slots{Shared: slots, Local: ratelimit.NewMemorySlots(), Policy: failover.Policy(pol.Concurrency), Breaker: br},
+		Ledger:  failover.Ledger{Shared: ledger, Local: budget.NewMemoryLedger(spend), Policy: failover.Policy(pol.Spend), Breaker: br},
+		down:    br.IsDown,
 		close: func() {
 			_ = slots.Close()
 			_ = rdb.Close()
 		},
-	}, nil
+	}
+	sh.Gate = &admission.Joint{Client: rdb, Limiter: lim, Slots: slots, Ledger: ledger,
+		Fallback: admission.Sequential{Limiter: sh.Limiter, Slots: sh.Slots, Ledger: sh.Ledger}, Down: br.IsDown}
+	return sh, nil
 }
 
 // connString is the one place a connection string (store.dsn, redis.url)

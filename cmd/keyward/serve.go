@@ -234,6 +234,7 @@ func serve(ctx context.Context, e env, f serveFlags, ready chan<- string) error 
 		Limiter:     lim.Limiter,
 		Slots:       lim.Slots,
 		Ledger:      lim.Ledger,
+		Gate:        lim.Gate,
 		Degraded:    degraded(lim, db),
 		Failures:    auth.NewAuditedFailureLimiter(cfg.Auth.FailedPerMinute, log, audit),
 		UsageStore:  db,

@@ -98,23 +98,41 @@ func (a Admitter) Admit(ctx context.Context, holders []Holder, est Estimate, now
 // after its rate limits were taken.
 func (a Admitter) acquireSlots(ctx context.Context, ad *Admission, holders []Holder,
 	refuse func(*Refusal, error) (*Admission, *Refusal, error)) (*Admission, *Refusal, error) {
+	for _, w := range SlotsOf(holders) {
+		rel, _, ok, err := a.Slots.Acquire(ctx, w.Key, w.Max)
+		if err != nil || !ok {
+			var r *Refusal
+			if err == nil {
+				r = &Refusal{Limit: "concurrency", Plan: w.Plan}
+			}
+			return refuse(r, err)
+		}
+		ad.release = append(ad.release, rel)
+	}
+	return ad, nil, nil
+}
+
+// SlotWanted is one concurrency slot a request takes: Max at once under
+// Key, for a holder on Plan.
+type SlotWanted struct {
+	Key  string
+	Max  int
+	Plan Plan
+}
+
+// SlotsOf lists the slots Admit takes for holders, in the order it takes
+// them.
+func SlotsOf(holders []Holder) []SlotWanted {
+	var ws []SlotWanted
 	for _, h := range holders {
 		if h.Plan.Concurrency <= 0 {
 			continue
 		}
 		for _, s := range h.Slots {
-			rel, _, ok, err := a.Slots.Acquire(ctx, "conc:"+s, h.Plan.Concurrency)
-			if err != nil || !ok {
-				var r *Refusal
-				if err == nil {
-					r = &Refusal{Limit: "concurrency", Plan: h.Plan}
-				}
-				return refuse(r, err)
-			}
-			ad.release = append(ad.release, rel)
+			ws = append(ws, SlotWanted{Key: "conc:" + s, Max: h.Plan.Concurrency, Plan: h.Plan})
 		}
 	}
-	return ad, nil, nil
+	return ws
 }
 
 // Check is one rate limit check of a batch: cost units of limit for key.

@@ -20,8 +20,8 @@ func addRoutes(mux *http.ServeMux, d Deps) {
 			d.authenticate( // auth: who is calling (key, JWT, browser token) and the plan it grants
 				d.begin(route,
 					d.authorize( // policy: route allowed, body parsed within the plan's caps, model resolved
-						d.admit( // ratelimit: requests, tokens and concurrency (settled on the way out)
-							d.reserve( // budget: the worst case against every spend cap (settled on the way out)
+						d.price( // budget: the spend caps that apply and the worst case against them
+							d.admit( // admission: rates, concurrency and the spend reservation, all or none (settled on the way out)
 								d.meter( // usage: price and record what was used
 									d.forward))))))) // proxy: the provider, with fallback and streaming
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/admin"
+	"github.com/keyward/keyward/internal/admission"
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
@@ -40,6 +41,9 @@ type Deps struct {
 	Slots   ratelimit.Slots
 	// Ledger holds spend reservations against caps (required).
 	Ledger budget.Ledger
+	// Gate takes a request's limits, slots and reservation together (nil:
+	// Limiter, Slots and Ledger one after the other).
+	Gate admission.Gate
 	// Budgets are the operators' spend caps (nil: plans' caps only).
 	Budgets *budget.Table
 	// Usage records what each forwarded request used (nil: not recorded).

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyward/keyward/internal/admission"
 	"github.com/keyward/keyward/internal/apierr"
 	"github.com/keyward/keyward/internal/auth"
 	"github.com/keyward/keyward/internal/budget"
@@ -35,8 +36,12 @@ type call struct {
 	req     *policy.Request
 	model   string
 	targets []live.Target
-	// estimate is what the request may use, in tokens, before it is sent.
+	// estimate is what the request may use, in tokens, before it is sent;
+	// caps are the spend caps that apply and worst its cost at most, in
+	// µUSD (price).
 	estimate ratelimit.Estimate
+	caps     []budget.Cap
+	worst    int64
 	started  time.Time
 	// forwarded is set once the request reached the forward stage; result
 	// is what the proxy reports, status what the client was answered.
@@ -141,47 +146,13 @@ func (d Deps) authorize(next stage) stage {
 	}
 }
 
-// admit is the rate-limit stage (ratelimit.Admitter): requests, the token
-// estimate and concurrency, for the credential, its user and address — and
-// a browser token's minting key. On the way out it reconciles the estimate
-// with the tokens used and frees the slots, or gives everything back when a
-// later stage refused the request.
-func (d Deps) admit(next stage) stage {
-	return func(w http.ResponseWriter, r *http.Request, c *call) {
-		held, refused, err := ratelimit.Admitter{Limiter: d.Limiter, Slots: d.Slots}.Admit(r.Context(), holders(c.who, c.grant, c.ip), c.estimate, c.started)
-		switch {
-		case err != nil:
-			d.limiterFailed(w, r, err)
-			return
-		case refused != nil:
-			d.refuseLimit(w, r, refused, c.estimate)
-			return
-		}
-		if held.Requests != nil {
-			setRateHeaders(w, "Requests", *held.Requests)
-		}
-		if held.Tokens != nil {
-			setRateHeaders(w, "Tokens", *held.Tokens)
-		}
-		defer func() {
-			if !c.forwarded {
-				held.Rollback(r.Context())
-				return
-			}
-			if err := held.Settle(r.Context(), c.tokens.Total(), time.Now()); err != nil {
-				d.Logger.Error("reconciling a token limit failed", "request_id", infoOf(r.Context()).requestID, "err", err)
-			}
-		}()
-		next(w, r, c)
-	}
-}
-
-// reserve is the spend stage (budget): the request's worst case — input
-// bounded by its size and parts, output by its cap, at the dearest target —
-// is reserved against every cap of the caller and of a browser token's
-// minting key, all or none. On the way out the reservation becomes the
-// real cost, or is released when nothing was charged.
-func (d Deps) reserve(next stage) stage {
+// price is the spend stage's first half (budget): the spend caps of the
+// caller and of a browser token's minting key, and the request's worst
+// case against them — input bounded by its size and parts, output by its
+// cap, at the dearest target. A request whose cost cannot be bounded, or
+// that names a model without a price, is refused here, before it takes
+// anything.
+func (d Deps) price(next stage) stage {
 	return func(w http.ResponseWriter, r *http.Request, c *call) {
 		caps, err := d.capsOf(r.Context(), c.who, c.grant)
 		if err != nil {
@@ -209,18 +180,53 @@ func (d Deps) reserve(next stage) stage {
 			fail(w, r, apierr.ModelNotPriced, fmt.Sprintf("The model %q has no price configured, and a spend cap applies; add it under pricing:.", c.model), t.Provider.Name+"/"+t.Model)
 			return
 		}
-		res, refusal, err := d.Ledger.Reserve(r.Context(), caps, worst, c.started)
-		if err != nil {
+		c.caps, c.worst = caps, worst
+		next(w, r, c)
+	}
+}
+
+// admit takes what the request holds while it runs (admission.Gate, all
+// or none, in one round trip when Redis keeps them): requests, the token
+// estimate and concurrency (ratelimit) for the credential, its user and
+// address — and a browser token's minting key — then the worst case
+// reserved against every spend cap (budget). On the way out it
+// reconciles the estimate with the tokens used, frees the slots and turns
+// the reservation into the real cost — or gives everything back when a
+// later stage refused the request or nothing was charged.
+func (d Deps) admit(next stage) stage {
+	return func(w http.ResponseWriter, r *http.Request, c *call) {
+		held, refused, err := d.gate().Admit(r.Context(), admission.Request{
+			Holders: holders(c.who, c.grant, c.ip), Estimate: c.estimate, Caps: c.caps, Worst: c.worst, Now: c.started})
+		switch {
+		case err != nil:
 			d.limiterFailed(w, r, err)
 			return
-		}
-		if refusal != nil {
-			d.Metrics.BudgetRejected(refusal.Cap.Scope, refusal.Cap.Period.String())
-			setRetryAfter(w, refusal.ResetAt.Sub(c.started))
-			fail(w, r, apierr.BudgetExceeded, refusal.Message(), fmt.Sprintf("%s %s cap %d µUSD", refusal.Cap.Scope, refusal.Cap.Period, refusal.Cap.Limit))
+		case refused != nil && refused.Rate != nil:
+			d.refuseLimit(w, r, refused.Rate, c.estimate)
+			return
+		case refused != nil:
+			sr := refused.Spend
+			d.Metrics.BudgetRejected(sr.Cap.Scope, sr.Cap.Period.String())
+			setRetryAfter(w, sr.ResetAt.Sub(c.started))
+			fail(w, r, apierr.BudgetExceeded, sr.Message(), fmt.Sprintf("%s %s cap %d µUSD", sr.Cap.Scope, sr.Cap.Period, sr.Cap.Limit))
 			return
 		}
+		rates, res := held.Rates, held.Spend
+		if rates.Requests != nil {
+			setRateHeaders(w, "Requests", *rates.Requests)
+		}
+		if rates.Tokens != nil {
+			setRateHeaders(w, "Tokens", *rates.Tokens)
+		}
 		defer func() {
+			if !c.forwarded {
+				rates.Rollback(r.Context())
+			} else if err := rates.Settle(r.Context(), c.tokens.Total(), time.Now()); err != nil {
+				d.Logger.Error("reconciling a token limit failed", "request_id", infoOf(r.Context()).requestID, "err", err)
+			}
+			if res == nil {
+				return
+			}
 			var err error
 			switch {
 			case !c.forwarded || c.result.Metered == proxy.MeteredNone:
@@ -237,6 +243,15 @@ func (d Deps) reserve(next stage) stage {
 		}()
 		next(w, r, c)
 	}
+}
+
+// gate is how admit takes limits and reservations: Deps.Gate, or the
+// limiter, slots and ledger one after the other.
+func (d Deps) gate() admission.Gate {
+	if d.Gate != nil {
+		return d.Gate
+	}
+	return admission.Sequential{Limiter: d.Limiter, Slots: d.Slots, Ledger: d.Ledger}
 }
 
 // meter is the usage stage: once the proxy is done it prices what the

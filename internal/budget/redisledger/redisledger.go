@@ -52,6 +52,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -143,6 +144,53 @@ func (l *Ledger) Reserve(ctx context.Context, caps []budget.Cap, amount int64, n
 	if err != nil {
 		return nil, nil, fmt.Errorf("redisledger: reserve: %w", err)
 	}
+	return l.reserved(caps, keys, res, id, amount, now)
+}
+
+// reserveArgs are the reserve script's keys and arguments: every cap's
+// counter, limit and key lifetime, no count to rebuild ("-1").
+func (l *Ledger) reserveArgs(caps []budget.Cap, id string, amount int64, now time.Time) ([]string, []any) {
+	keys := make([]string, len(caps))
+	args := make([]any, 4, 4+3*len(caps))
+	args[0], args[1], args[2], args[3] = now.UnixMilli(), id, amount, now.Add(l.lease).UnixMilli()
+	for i, c := range caps {
+		keys[i] = l.Key(c, now)
+		ttl := c.Period.End(now).Sub(now) + l.lease + keyGrace
+		args = append(args, c.Limit, ttl.Milliseconds(), "-1")
+	}
+	return keys, args
+}
+
+// QueueReserve queues Reserve's script on a pipeline (its script loaded:
+// LoadScripts) and returns what reads its answer once the pipeline ran.
+// When a counter was missing the queued script reserved nothing, and the
+// answer is Reserve's, which rebuilds it.
+func (l *Ledger) QueueReserve(ctx context.Context, pipe redis.Pipeliner, caps []budget.Cap, amount int64, now time.Time) func(context.Context) (budget.Reservation, *budget.Refusal, error) {
+	amount = max(amount, 0)
+	if len(caps) == 0 {
+		return func(context.Context) (budget.Reservation, *budget.Refusal, error) {
+			return &reservation{amount: amount}, nil, nil
+		}
+	}
+	id := l.owner + strconv.FormatUint(l.seq.Add(1), 36)
+	keys, args := l.reserveArgs(caps, id, amount, now)
+	cmd := reserveScript.EvalSha(ctx, pipe, keys, args...)
+	return func(ctx context.Context) (budget.Reservation, *budget.Refusal, error) {
+		res, err := cmd.Int64Slice()
+		switch {
+		case err != nil:
+			return nil, nil, fmt.Errorf("redisledger: reserve: %w", err)
+		case len(res) == 0:
+			return nil, nil, errors.New("redisledger: reserve: empty reply")
+		case res[0] == 1: // a counter to rebuild
+			return l.Reserve(ctx, caps, amount, now)
+		}
+		return l.reserved(caps, keys, res, id, amount, now)
+	}
+}
+
+// reserved reads the script's answer: a refusal, or the reservation.
+func (l *Ledger) reserved(caps []budget.Cap, keys []string, res []int64, id string, amount int64, now time.Time) (budget.Reservation, *budget.Refusal, error) {
 	if res[0] == 2 {
 		if len(res) != 4 || res[1] < 1 || int(res[1]) > len(caps) {
 			return nil, nil, fmt.Errorf("redisledger: reserve: bad reply %v", res)
@@ -150,8 +198,18 @@ func (l *Ledger) Reserve(ctx context.Context, caps []budget.Cap, amount int64, n
 		c := caps[res[1]-1]
 		return nil, &budget.Refusal{Cap: c, Spent: res[2], Reserved: res[3], Amount: amount, ResetAt: c.Period.End(now)}, nil
 	}
+	keys = slices.Clone(keys)
 	slices.Sort(keys)
 	return &reservation{l: l, keys: slices.Compact(keys), id: id, amount: amount}, nil, nil
+}
+
+// LoadScripts loads the script QueueReserve queues (a pipeline cannot
+// load it as it goes).
+func LoadScripts(ctx context.Context, rdb redis.Scripter) error {
+	if err := reserveScript.Load(ctx, rdb).Err(); err != nil {
+		return fmt.Errorf("redisledger: load scripts: %w", err)
+	}
+	return nil
 }
 
 // Spent implements budget.Ledger (rebuilding the count if it is missing).
@@ -169,14 +227,7 @@ func (l *Ledger) Spent(ctx context.Context, c budget.Cap, now time.Time) (spent,
 // run runs the reserve script (id "": only read), rebuilding the keys it
 // reports missing from the source. Its reply is status 0 or 2.
 func (l *Ledger) run(ctx context.Context, caps []budget.Cap, id string, amount int64, now time.Time) ([]string, []int64, error) {
-	keys := make([]string, len(caps))
-	args := make([]any, 4, 4+3*len(caps))
-	args[0], args[1], args[2], args[3] = now.UnixMilli(), id, amount, now.Add(l.lease).UnixMilli()
-	for i, c := range caps {
-		keys[i] = l.Key(c, now)
-		ttl := c.Period.End(now).Sub(now) + l.lease + keyGrace
-		args = append(args, c.Limit, ttl.Milliseconds(), "-1")
-	}
+	keys, args := l.reserveArgs(caps, id, amount, now)
 	for range rebuilds {
 		res, err := reserveScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
 		if err != nil {

@@ -68,6 +68,33 @@ func (l *Limiter) AllowMany(ctx context.Context, checks []Check, now time.Time) 
 	if len(checks) == 0 {
 		return nil, nil
 	}
+	keys, args, err := l.allowArgs(checks, now)
+	if err != nil {
+		return nil, err
+	}
+	res, err := allowScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+	return allowReply(checks, res, err)
+}
+
+// QueueAllowMany queues AllowMany's script on a pipeline (its script
+// loaded: LoadScripts) and returns what reads its answer once the
+// pipeline ran.
+func (l *Limiter) QueueAllowMany(ctx context.Context, pipe redis.Pipeliner, checks []Check, now time.Time) func() ([]ratelimit.Decision, error) {
+	if len(checks) == 0 {
+		return func() ([]ratelimit.Decision, error) { return nil, nil }
+	}
+	keys, args, err := l.allowArgs(checks, now)
+	if err != nil {
+		return func() ([]ratelimit.Decision, error) { return nil, err }
+	}
+	cmd := allowScript.EvalSha(ctx, pipe, keys, args...)
+	return func() ([]ratelimit.Decision, error) {
+		res, err := cmd.Int64Slice()
+		return allowReply(checks, res, err)
+	}
+}
+
+func (l *Limiter) allowArgs(checks []Check, now time.Time) ([]string, []any, error) {
 	keys := make([]string, len(checks))
 	args := make([]any, 0, 3+2*len(checks))
 	s, ns := split(now)
@@ -75,12 +102,15 @@ func (l *Limiter) AllowMany(ctx context.Context, checks []Check, now time.Time) 
 	for i, c := range checks {
 		t, err := interval(c.Limit)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		keys[i] = redisKey(l.prefix, "rl:", c.Key)
 		args = append(args, int64(c.Cost)*t, burst(c.Limit)*t)
 	}
-	res, err := allowScript.Run(ctx, l.rdb, keys, args...).Int64Slice()
+	return keys, args, nil
+}
+
+func allowReply(checks []Check, res []int64, err error) ([]ratelimit.Decision, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redislimit: allow: %w", err)
 	}
@@ -92,6 +122,17 @@ func (l *Limiter) AllowMany(ctx context.Context, checks []Check, now time.Time) 
 		ds[i] = decision(c.Limit, int64(c.Cost), res[2*i], res[2*i+1] == 1)
 	}
 	return ds, nil
+}
+
+// LoadScripts loads the scripts QueueAllowMany and Slots.QueueAcquire
+// queue (a pipeline cannot load them as it goes).
+func LoadScripts(ctx context.Context, rdb redis.Scripter) error {
+	for _, sc := range []*redis.Script{allowScript, acquireScript} {
+		if err := sc.Load(ctx, rdb).Err(); err != nil {
+			return fmt.Errorf("redislimit: load scripts: %w", err)
+		}
+	}
+	return nil
 }
 
 // Adjust implements ratelimit.Limiter.

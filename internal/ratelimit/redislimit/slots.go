@@ -95,33 +95,48 @@ func NewSlots(rdb redis.Cmdable, prefix string, ttl time.Duration) *Slots {
 // Acquire failed midway, like one whose release failed, expires within
 // the TTL.
 func (s *Slots) Acquire(ctx context.Context, key string, max int) (func(), int, bool, error) {
+	return s.QueueAcquire(ctx, s.rdb, key, max)()
+}
+
+// QueueAcquire queues Acquire's script on c — a pipeline (its script
+// loaded: LoadScripts), or the client itself — and returns what reads its
+// answer, holding and renewing the lease when it was granted.
+func (s *Slots) QueueAcquire(ctx context.Context, c redis.Scripter, key string, max int) func() (func(), int, bool, error) {
 	if max < 1 {
-		return nil, 0, false, ratelimit.ErrInvalidSlots
+		return func() (func(), int, bool, error) { return nil, 0, false, ratelimit.ErrInvalidSlots }
 	}
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		return nil, 0, false, ErrClosed
+		return func() (func(), int, bool, error) { return nil, 0, false, ErrClosed }
 	}
 	rk := redisKey(s.prefix, "slot:", key)
 	id := s.owner + strconv.FormatUint(s.seq.Add(1), 36)
-	res, err := acquireScript.Run(ctx, s.rdb, []string{rk}, max, s.ttl.Milliseconds(), id).Int64Slice()
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("redislimit: acquire: %w", err)
+	var cmd *redis.Cmd
+	if _, piped := c.(redis.Pipeliner); piped {
+		cmd = acquireScript.EvalSha(ctx, c, []string{rk}, max, s.ttl.Milliseconds(), id)
+	} else {
+		cmd = acquireScript.Run(ctx, c, []string{rk}, max, s.ttl.Milliseconds(), id)
 	}
-	if len(res) != 2 {
-		return nil, 0, false, fmt.Errorf("redislimit: acquire: %d values in the reply", len(res))
+	return func() (func(), int, bool, error) {
+		res, err := cmd.Int64Slice()
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("redislimit: acquire: %w", err)
+		}
+		if len(res) != 2 {
+			return nil, 0, false, fmt.Errorf("redislimit: acquire: %d values in the reply", len(res))
+		}
+		if res[0] != 1 {
+			return nil, int(res[1]), false, nil
+		}
+		s.mu.Lock()
+		s.held[id] = rk
+		s.mu.Unlock()
+		var once sync.Once
+		release := func() { once.Do(func() { s.release(ctx, rk, id) }) }
+		return release, int(res[1]), true, nil
 	}
-	if res[0] != 1 {
-		return nil, int(res[1]), false, nil
-	}
-	s.mu.Lock()
-	s.held[id] = rk
-	s.mu.Unlock()
-	var once sync.Once
-	release := func() { once.Do(func() { s.release(ctx, rk, id) }) }
-	return release, int(res[1]), true, nil
 }
 
 // release gives a lease back. It is no longer renewed even if Redis
