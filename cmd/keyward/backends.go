@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -137,8 +138,14 @@ func openShared(cfg config.Config, loader secret.Loader, log *slog.Logger, db st
 			_ = rdb.Close()
 		},
 	}
+	var lastFallbackLog atomic.Int64
 	sh.Gate = &admission.Joint{Client: rdb, Limiter: lim, Slots: slots, Ledger: ledger,
-		Fallback: admission.Sequential{Limiter: sh.Limiter, Slots: sh.Slots, Ledger: sh.Ledger}, Down: br.IsDown}
+		Fallback: admission.Sequential{Limiter: sh.Limiter, Slots: sh.Slots, Ledger: sh.Ledger}, Down: br.IsDown,
+		OnFallback: func(err error) { // at most once a minute
+			if now, last := time.Now().UnixNano(), lastFallbackLog.Load(); now-last > int64(time.Minute) && lastFallbackLog.CompareAndSwap(last, now) {
+				log.Warn("admitting requests one Redis call at a time: the one-round-trip admission failed", "err", err)
+			}
+		}}
 	return sh, nil
 }
 

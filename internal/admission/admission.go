@@ -37,6 +37,9 @@ type Held struct {
 type Refusal struct {
 	Rate  *ratelimit.Refusal
 	Spend *budget.Refusal
+	// Requests and Tokens are the rate decisions that let a request
+	// refused by a spend cap through (for its x-ratelimit-* headers).
+	Requests, Tokens *ratelimit.Decision
 }
 
 // Gate admits requests.
@@ -81,7 +84,7 @@ func admit(ctx context.Context, a ratelimit.Admitter, r Request, reserve func(co
 		return nil, nil, err
 	case sr != nil:
 		rates.Rollback(ctx)
-		return nil, &Refusal{Spend: sr}, nil
+		return nil, &Refusal{Spend: sr, Requests: rates.Requests, Tokens: rates.Tokens}, nil
 	}
 	return &Held{Rates: rates, Spend: res}, nil, nil
 }

@@ -205,6 +205,12 @@ func (d Deps) admit(next stage) stage {
 			d.refuseLimit(w, r, refused.Rate, c.estimate)
 			return
 		case refused != nil:
+			if refused.Requests != nil {
+				setRateHeaders(w, "Requests", *refused.Requests)
+			}
+			if refused.Tokens != nil {
+				setRateHeaders(w, "Tokens", *refused.Tokens)
+			}
 			sr := refused.Spend
 			d.Metrics.BudgetRejected(sr.Cap.Scope, sr.Cap.Period.String())
 			setRetryAfter(w, sr.ResetAt.Sub(c.started))

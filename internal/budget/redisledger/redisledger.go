@@ -72,6 +72,11 @@ var (
 	settleLua string
 
 	reserveScript = redis.NewScript(reserveLua)
+	// gatedReserveScript is reserve, run only while the admission marker
+	// (the last ARGV) exists — else it answers {3} and reserves nothing —
+	// and deleting the marker, the admission's last step.
+	gatedReserveScript = redis.NewScript("local marker = ARGV[#ARGV]\nif redis.call('EXISTS', marker) == 0 then return {3} end\n" +
+		"local r = (function()\n" + reserveLua + "\nend)()\nredis.call('DEL', marker)\nreturn r\n")
 	settleScript  = redis.NewScript(settleLua)
 )
 
@@ -164,8 +169,9 @@ func (l *Ledger) reserveArgs(caps []budget.Cap, id string, amount int64, now tim
 // QueueReserve queues Reserve's script on a pipeline (its script loaded:
 // LoadScripts) and returns what reads its answer once the pipeline ran.
 // When a counter was missing the queued script reserved nothing, and the
-// answer is Reserve's, which rebuilds it.
-func (l *Ledger) QueueReserve(ctx context.Context, pipe redis.Pipeliner, caps []budget.Cap, amount int64, now time.Time) func(context.Context) (budget.Reservation, *budget.Refusal, error) {
+// answer is Reserve's, which rebuilds it. With a marker it runs only while
+// the marker exists (else ErrSkipped), and deletes it.
+func (l *Ledger) QueueReserve(ctx context.Context, pipe redis.Pipeliner, caps []budget.Cap, amount int64, now time.Time, marker string) func(context.Context) (budget.Reservation, *budget.Refusal, error) {
 	amount = max(amount, 0)
 	if len(caps) == 0 {
 		return func(context.Context) (budget.Reservation, *budget.Refusal, error) {
@@ -174,16 +180,27 @@ func (l *Ledger) QueueReserve(ctx context.Context, pipe redis.Pipeliner, caps []
 	}
 	id := l.owner + strconv.FormatUint(l.seq.Add(1), 36)
 	keys, args := l.reserveArgs(caps, id, amount, now)
-	cmd := reserveScript.EvalSha(ctx, pipe, keys, args...)
+	script := reserveScript
+	if marker != "" {
+		script, args = gatedReserveScript, append(args, marker)
+	}
+	cmd := script.EvalSha(ctx, pipe, keys, args...)
 	return func(ctx context.Context) (budget.Reservation, *budget.Refusal, error) {
 		res, err := cmd.Int64Slice()
 		switch {
 		case err != nil:
+			// The reservation may have been made though its answer was
+			// lost: release it, by its id (nothing if it was not), without
+			// making the caller wait on a Redis that is failing.
+			sorted := slices.Compact(slices.Sorted(slices.Values(keys)))
+			go func() { _ = (&reservation{l: l, keys: sorted, id: id, amount: amount}).Release() }()
 			return nil, nil, fmt.Errorf("redisledger: reserve: %w", err)
 		case len(res) == 0:
 			return nil, nil, errors.New("redisledger: reserve: empty reply")
 		case res[0] == 1: // a counter to rebuild
 			return l.Reserve(ctx, caps, amount, now)
+		case res[0] == 3:
+			return nil, nil, ErrSkipped
 		}
 		return l.reserved(caps, keys, res, id, amount, now)
 	}
@@ -206,11 +223,17 @@ func (l *Ledger) reserved(caps []budget.Cap, keys []string, res []int64, id stri
 // LoadScripts loads the script QueueReserve queues (a pipeline cannot
 // load it as it goes).
 func LoadScripts(ctx context.Context, rdb redis.Scripter) error {
-	if err := reserveScript.Load(ctx, rdb).Err(); err != nil {
-		return fmt.Errorf("redisledger: load scripts: %w", err)
+	for _, sc := range []*redis.Script{reserveScript, gatedReserveScript} {
+		if err := sc.Load(ctx, rdb).Err(); err != nil {
+			return fmt.Errorf("redisledger: load scripts: %w", err)
+		}
 	}
 	return nil
 }
+
+// ErrSkipped answers a reservation gated on an admission marker that an
+// earlier step deleted: nothing was reserved.
+var ErrSkipped = errors.New("redisledger: skipped: an earlier step of the admission refused")
 
 // Spent implements budget.Ledger (rebuilding the count if it is missing).
 func (l *Ledger) Spent(ctx context.Context, c budget.Cap, now time.Time) (spent, reserved int64, err error) {

@@ -29,6 +29,11 @@ end
 if #missing > 0 then
   return {1, unpack(missing)}
 end
+-- A retried call that ran already (its id is held): done, not counted
+-- twice.
+if id ~= '' and redis.call('HEXISTS', KEYS[1], id) == 1 then
+  return {0}
+end
 -- Each key's state, once (a key may appear twice: two caps on one count),
 -- dropping the reservations whose lease is over.
 local state = {}

@@ -21,6 +21,11 @@ var (
 	adjustLua string
 
 	allowScript  = redis.NewScript(tatLua + allowLua)
+	// gatedAllowScript is allow, deleting the admission marker (the last
+	// ARGV) unless every check fits, so the steps queued after it in the
+	// same pipeline do nothing (QueueAllowMany with a marker).
+	gatedAllowScript = redis.NewScript("local marker = ARGV[#ARGV]\nlocal r = (function()\n" + tatLua + allowLua +
+		"\nend)()\nfor i = 2, #r, 2 do if r[i] ~= 1 then redis.call('DEL', marker) break end end\nreturn r\n")
 	adjustScript = redis.NewScript(tatLua + adjustLua)
 )
 
@@ -78,8 +83,10 @@ func (l *Limiter) AllowMany(ctx context.Context, checks []Check, now time.Time) 
 
 // QueueAllowMany queues AllowMany's script on a pipeline (its script
 // loaded: LoadScripts) and returns what reads its answer once the
-// pipeline ran.
-func (l *Limiter) QueueAllowMany(ctx context.Context, pipe redis.Pipeliner, checks []Check, now time.Time) func() ([]ratelimit.Decision, error) {
+// pipeline ran. With a marker (a key Prefixed by the caller), the script
+// deletes it unless every check fits: later steps gated on it
+// (QueueAcquire, redisledger's QueueReserve) then take nothing.
+func (l *Limiter) QueueAllowMany(ctx context.Context, pipe redis.Pipeliner, checks []Check, now time.Time, marker string) func() ([]ratelimit.Decision, error) {
 	if len(checks) == 0 {
 		return func() ([]ratelimit.Decision, error) { return nil, nil }
 	}
@@ -87,7 +94,11 @@ func (l *Limiter) QueueAllowMany(ctx context.Context, pipe redis.Pipeliner, chec
 	if err != nil {
 		return func() ([]ratelimit.Decision, error) { return nil, err }
 	}
-	cmd := allowScript.EvalSha(ctx, pipe, keys, args...)
+	script := allowScript
+	if marker != "" {
+		script, args = gatedAllowScript, append(args, marker)
+	}
+	cmd := script.EvalSha(ctx, pipe, keys, args...)
 	return func() ([]ratelimit.Decision, error) {
 		res, err := cmd.Int64Slice()
 		return allowReply(checks, res, err)
@@ -110,6 +121,10 @@ func (l *Limiter) allowArgs(checks []Check, now time.Time) ([]string, []any, err
 	return keys, args, nil
 }
 
+// Prefixed is the key an admission marker named name gets under the
+// limiter's prefix (so it shares a Redis Cluster slot with the rest).
+func (l *Limiter) Prefixed(name string) string { return redisKey(l.prefix, "adm:", name) }
+
 func allowReply(checks []Check, res []int64, err error) ([]ratelimit.Decision, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redislimit: allow: %w", err)
@@ -127,7 +142,7 @@ func allowReply(checks []Check, res []int64, err error) ([]ratelimit.Decision, e
 // LoadScripts loads the scripts QueueAllowMany and Slots.QueueAcquire
 // queue (a pipeline cannot load them as it goes).
 func LoadScripts(ctx context.Context, rdb redis.Scripter) error {
-	for _, sc := range []*redis.Script{allowScript, acquireScript} {
+	for _, sc := range []*redis.Script{allowScript, gatedAllowScript, acquireScript, gatedAcquireScript} {
 		if err := sc.Load(ctx, rdb).Err(); err != nil {
 			return fmt.Errorf("redislimit: load scripts: %w", err)
 		}

@@ -24,6 +24,11 @@ var (
 	renewLua string
 
 	acquireScript = redis.NewScript(acquireLua)
+	// gatedAcquireScript is acquire, run only while the admission marker
+	// (the last ARGV) exists — else it answers {2, 0} and takes nothing —
+	// and deleting the marker when it refuses.
+	gatedAcquireScript = redis.NewScript("local marker = ARGV[#ARGV]\nif redis.call('EXISTS', marker) == 0 then return {2, 0} end\n" +
+		"local r = (function()\n" + acquireLua + "\nend)()\nif r[1] ~= 1 then redis.call('DEL', marker) end\nreturn r\n")
 	renewScript   = redis.NewScript(renewLua)
 )
 
@@ -95,13 +100,19 @@ func NewSlots(rdb redis.Cmdable, prefix string, ttl time.Duration) *Slots {
 // Acquire failed midway, like one whose release failed, expires within
 // the TTL.
 func (s *Slots) Acquire(ctx context.Context, key string, max int) (func(), int, bool, error) {
-	return s.QueueAcquire(ctx, s.rdb, key, max)()
+	return s.QueueAcquire(ctx, s.rdb, key, max, "")()
 }
+
+// ErrSkipped answers a step gated on an admission marker that an earlier
+// step deleted: it took nothing.
+var ErrSkipped = errors.New("redislimit: skipped: an earlier step of the admission refused")
 
 // QueueAcquire queues Acquire's script on c — a pipeline (its script
 // loaded: LoadScripts), or the client itself — and returns what reads its
-// answer, holding and renewing the lease when it was granted.
-func (s *Slots) QueueAcquire(ctx context.Context, c redis.Scripter, key string, max int) func() (func(), int, bool, error) {
+// answer, holding and renewing the lease when it was granted. With a
+// marker it runs only while the marker exists (else ErrSkipped), and
+// deletes it when it refuses.
+func (s *Slots) QueueAcquire(ctx context.Context, c redis.Scripter, key string, max int, marker string) func() (func(), int, bool, error) {
 	if max < 1 {
 		return func() (func(), int, bool, error) { return nil, 0, false, ratelimit.ErrInvalidSlots }
 	}
@@ -114,18 +125,28 @@ func (s *Slots) QueueAcquire(ctx context.Context, c redis.Scripter, key string, 
 	rk := redisKey(s.prefix, "slot:", key)
 	id := s.owner + strconv.FormatUint(s.seq.Add(1), 36)
 	var cmd *redis.Cmd
-	if _, piped := c.(redis.Pipeliner); piped {
+	switch _, piped := c.(redis.Pipeliner); {
+	case marker != "":
+		cmd = gatedAcquireScript.EvalSha(ctx, c, []string{rk}, max, s.ttl.Milliseconds(), id, marker)
+	case piped:
 		cmd = acquireScript.EvalSha(ctx, c, []string{rk}, max, s.ttl.Milliseconds(), id)
-	} else {
+	default:
 		cmd = acquireScript.Run(ctx, c, []string{rk}, max, s.ttl.Milliseconds(), id)
 	}
 	return func() (func(), int, bool, error) {
 		res, err := cmd.Int64Slice()
 		if err != nil {
+			// The lease may have been taken though its answer was lost:
+			// give it back, by its id (nothing if it was not), without
+			// making the caller wait on a Redis that is failing.
+			go s.release(ctx, rk, id)
 			return nil, 0, false, fmt.Errorf("redislimit: acquire: %w", err)
 		}
 		if len(res) != 2 {
 			return nil, 0, false, fmt.Errorf("redislimit: acquire: %d values in the reply", len(res))
+		}
+		if res[0] == 2 {
+			return nil, 0, false, ErrSkipped
 		}
 		if res[0] != 1 {
 			return nil, int(res[1]), false, nil
