@@ -77,7 +77,7 @@ var (
 	// and deleting the marker, the admission's last step.
 	gatedReserveScript = redis.NewScript("local marker = ARGV[#ARGV]\nif redis.call('EXISTS', marker) == 0 then return {3} end\n" +
 		"local r = (function()\n" + reserveLua + "\nend)()\nredis.call('DEL', marker)\nreturn r\n")
-	settleScript  = redis.NewScript(settleLua)
+	settleScript = redis.NewScript(settleLua)
 )
 
 // DefaultPrefix is where keys go when no prefix is given.

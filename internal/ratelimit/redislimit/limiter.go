@@ -20,7 +20,7 @@ var (
 	//go:embed adjust.lua
 	adjustLua string
 
-	allowScript  = redis.NewScript(tatLua + allowLua)
+	allowScript = redis.NewScript(tatLua + allowLua)
 	// gatedAllowScript is allow, deleting the admission marker (the last
 	// ARGV) unless every check fits, so the steps queued after it in the
 	// same pipeline do nothing (QueueAllowMany with a marker).

@@ -29,7 +29,7 @@ var (
 	// and deleting the marker when it refuses.
 	gatedAcquireScript = redis.NewScript("local marker = ARGV[#ARGV]\nif redis.call('EXISTS', marker) == 0 then return {2, 0} end\n" +
 		"local r = (function()\n" + acquireLua + "\nend)()\nif r[1] ~= 1 then redis.call('DEL', marker) end\nreturn r\n")
-	renewScript   = redis.NewScript(renewLua)
+	renewScript = redis.NewScript(renewLua)
 )
 
 // DefaultTTL is how long a lease lasts past its last renewal when NewSlots
