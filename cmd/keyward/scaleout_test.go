@@ -53,15 +53,7 @@ redis: {url: env:REDIS_URL, prefix: %q}
 	if r := cli("store", "migrate", "--config", cfg); r.err != nil || !strings.Contains(r.stdout, "store (postgres): migrated") {
 		t.Fatalf("store migrate: %v %q %s", r.err, r.stdout, r.stderr)
 	}
-	r := cli("keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json")
-	if r.err != nil {
-		t.Fatalf("keys create: %v %s", r.err, r.stderr)
-	}
-	key := between(r.stdout, `"key":"`, `"`)
-	id := between(r.stdout, `"id":"`, `"`)
-	if key == "" || id == "" {
-		t.Fatalf("keys create printed %s", r.stdout)
-	}
+	id, key := createKey(t, cfg, environ, "p")
 
 	a := startServe(t, serveFlags{config: cfg}, environ)
 	b := startServe(t, serveFlags{config: cfg}, environ)
@@ -113,6 +105,21 @@ redis: {url: env:REDIS_URL, prefix: %q}
 	}
 }
 
+// createKey makes a key on plan with the CLI (named after the plan) and
+// returns its id and the key.
+func createKey(t *testing.T, cfg string, environ map[string]string, plan string) (id, key string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"keys", "create", "--config", cfg, "--name", plan, "--plan", plan, "--json"}, mapEnv(environ), &stdout, &stderr); err != nil {
+		t.Fatalf("keys create: %v %s", err, stderr.String())
+	}
+	id, key = between(stdout.String(), `"id":"`, `"`), between(stdout.String(), `"key":"`, `"`)
+	if id == "" || key == "" {
+		t.Fatalf("keys create printed %s", stdout.String())
+	}
+	return id, key
+}
+
 // between is the text of s between the first start and the end after it.
 func between(s, start, end string) string {
 	_, rest, ok := strings.Cut(s, start)
@@ -142,11 +149,7 @@ store: {driver: postgres, dsn: env:DATABASE_URL}
 redis: {url: env:REDIS_URL, prefix: %q}
 `, prefix))
 	environ := map[string]string{"PEPPER": "scale-out-test-pepper-0002", "DATABASE_URL": dsn, "REDIS_URL": redisURL}
-	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json"}, mapEnv(environ), &stdout, &stderr); err != nil {
-		t.Fatalf("keys create: %v %s", err, stderr.String())
-	}
-	key := between(stdout.String(), `"key":"`, `"`)
+	_, key := createKey(t, cfg, environ, "p")
 	a := startServe(t, serveFlags{config: cfg}, environ)
 	b := startServe(t, serveFlags{config: cfg}, environ)
 	body := `{"model":"fast","messages":[{"role":"user","content":"hi"}]}`
@@ -225,14 +228,8 @@ store: {driver: postgres, dsn: env:DATABASE_URL}
 redis: {url: env:REDIS_URL, prefix: %q}
 `, prefix))
 	environ := map[string]string{"PEPPER": "scale-out-test-pepper-0003", "DATABASE_URL": dsn, "REDIS_URL": "redis://127.0.0.1:" + port + "/0"}
-	newKey := func(plan string) string {
-		var stdout, stderr bytes.Buffer
-		if err := run(context.Background(), []string{"keys", "create", "--config", cfg, "--name", plan, "--plan", plan, "--json"}, mapEnv(environ), &stdout, &stderr); err != nil {
-			t.Fatalf("keys create: %v %s", err, stderr.String())
-		}
-		return between(stdout.String(), `"key":"`, `"`)
-	}
-	rated, capped := newKey("rated"), newKey("capped")
+	_, rated := createKey(t, cfg, environ, "rated")
+	_, capped := createKey(t, cfg, environ, "capped")
 	rep := startServe(t, serveFlags{config: cfg}, environ)
 	body := `{"model":"fast","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
 	ask := func(key string) (int, string) { return do(t, "POST", rep.url("/v1/chat/completions"), key, body) }
@@ -341,16 +338,8 @@ usage: {flush_interval: 50ms}
 `, grace))
 	s := &pgFaultSetup{schema: schema, proxy: proxy, cfg: cfg, appName: app,
 		environ: map[string]string{"PEPPER": "pg-fault-test-pepper-0001", "DATABASE_URL": proxied}}
-	for _, k := range []*string{&s.known, &s.unknown} {
-		r := s.cli("keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json")
-		if r.err != nil {
-			t.Fatalf("keys create: %v %s", r.err, r.stderr)
-		}
-		*k = between(r.stdout, `"key":"`, `"`)
-		if k == &s.known {
-			s.knownID = between(r.stdout, `"id":"`, `"`)
-		}
-	}
+	s.knownID, s.known = createKey(t, cfg, s.environ, "p")
+	_, s.unknown = createKey(t, cfg, s.environ, "p")
 	s.rep = startServe(t, serveFlags{config: cfg}, s.environ)
 	poll(t, "change events flow", func() (bool, string) {
 		return strings.Contains(s.rep.stderr.String(), "listening for the store's change events"), s.rep.stderr.String()
@@ -561,11 +550,7 @@ reload: {poll_interval: 0s}
 `
 	cfg := writeFile(t, dir, "keyward.yaml", base+"models: [{name: fast, targets: [{provider: m, model: mock-fast}]}]\n")
 	environ := map[string]string{"PEPPER": "config-reload-test-pepper-01", "DATABASE_URL": dsn}
-	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"keys", "create", "--config", cfg, "--name", "app", "--plan", "p", "--json"}, mapEnv(environ), &stdout, &stderr); err != nil {
-		t.Fatalf("keys create: %v %s", err, stderr.String())
-	}
-	key := between(stdout.String(), `"key":"`, `"`)
+	_, key := createKey(t, cfg, environ, "p")
 	a := startServe(t, serveFlags{config: cfg}, environ)
 	b := startServe(t, serveFlags{config: cfg}, environ)
 	for _, rep := range []*running{a, b} {
@@ -578,8 +563,7 @@ reload: {poll_interval: 0s}
 		t.Fatalf("before the reload: %d %s", code, out)
 	}
 	writeFile(t, dir, "keyward.yaml", base+"models: [{name: fast, targets: [{provider: m, model: mock-fast}]}, {name: new, targets: [{provider: m, model: mock-new}]}]\n")
-	stdout.Reset()
-	stderr.Reset()
+	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), []string{"config", "reload", "--config", cfg}, mapEnv(environ), &stdout, &stderr); err != nil {
 		t.Fatalf("config reload: %v %s", err, stderr.String())
 	}

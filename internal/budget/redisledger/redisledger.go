@@ -192,8 +192,8 @@ func (l *Ledger) QueueReserve(ctx context.Context, pipe redis.Pipeliner, caps []
 			// The reservation may have been made though its answer was
 			// lost: release it, by its id (nothing if it was not), without
 			// making the caller wait on a Redis that is failing.
-			sorted := slices.Compact(slices.Sorted(slices.Values(keys)))
-			go func() { _ = (&reservation{l: l, keys: sorted, id: id, amount: amount}).Release() }()
+			r := &reservation{l: l, keys: distinct(keys), id: id, amount: amount}
+			go func() { _ = r.Release() }()
 			return nil, nil, fmt.Errorf("redisledger: reserve: %w", err)
 		case len(res) == 0:
 			return nil, nil, errors.New("redisledger: reserve: empty reply")
@@ -215,10 +215,12 @@ func (l *Ledger) reserved(caps []budget.Cap, keys []string, res []int64, id stri
 		c := caps[res[1]-1]
 		return nil, &budget.Refusal{Cap: c, Spent: res[2], Reserved: res[3], Amount: amount, ResetAt: c.Period.End(now)}, nil
 	}
-	keys = slices.Clone(keys)
-	slices.Sort(keys)
-	return &reservation{l: l, keys: slices.Compact(keys), id: id, amount: amount}, nil, nil
+	return &reservation{l: l, keys: distinct(keys), id: id, amount: amount}, nil, nil
 }
+
+// distinct is a reservation's counters: its caps' keys, sorted, each once
+// (two caps may count on one key).
+func distinct(keys []string) []string { return slices.Compact(slices.Sorted(slices.Values(keys))) }
 
 // LoadScripts loads the script QueueReserve queues (a pipeline cannot
 // load it as it goes).
